@@ -1,0 +1,3 @@
+"""Postroom: Amazon SES that you run yourself."""
+
+__version__ = "0.1.0"

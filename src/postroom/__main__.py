@@ -1,0 +1,3 @@
+from postroom.interfaces.cli.main import app
+
+app()

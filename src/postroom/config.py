@@ -1,0 +1,133 @@
+"""One typed, strict configuration: defaults < TOML file < POSTROOM_* environment < CLI flags."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Literal
+
+DeliveryMode = Literal["capture", "relay", "direct"]
+DELIVERY_MODES: tuple[str, ...] = ("capture", "relay", "direct")
+
+
+class ConfigError(ValueError):
+    """A setting is missing, unknown or malformed."""
+
+
+@dataclass(frozen=True)
+class HostPort:
+    host: str
+    port: int
+
+    @classmethod
+    def parse(cls, text: str, *, default_host: str = "127.0.0.1") -> HostPort:
+        host, sep, port = text.rpartition(":")
+        if not sep:
+            host, port = default_host, text
+        host = host.strip("[]") or default_host
+        try:
+            number = int(port)
+        except ValueError as exc:
+            raise ConfigError(f"expected HOST:PORT, got {text!r}") from exc
+        if not 0 <= number <= 65535:
+            raise ConfigError(f"port out of range in {text!r}")
+        return cls(host, number)
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class RelaySettings:
+    host: str = "127.0.0.1"
+    port: int = 25
+    starttls: Literal["off", "opportunistic", "require"] = "opportunistic"
+    implicit_tls: bool = False
+    username: str | None = None
+    password: str | None = None
+    tls_verify: bool = True
+    cafile: str | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path("postroom-data")
+    database_url: str | None = None
+    http: HostPort = field(default_factory=lambda: HostPort("127.0.0.1", 8025))
+    delivery: DeliveryMode = "capture"
+    relay: RelaySettings = field(default_factory=RelaySettings)
+    dns: HostPort | None = None
+    public_url: str | None = None
+    region: str = "us-east-1"
+    secret_key: str | None = None
+    verification_sender: str = "no-reply@postroom.localhost"
+    helo_name: str = "postroom.localhost"
+    workers: int = 8
+    lease_seconds: float = 60.0
+    retry_initial: float = 60.0
+    retry_max_age: float = 12 * 3600.0
+    domain_check_interval: float = 300.0
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'postroom.db').resolve()}"
+
+    @property
+    def effective_public_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        return f"http://{self.http.host}:{self.http.port}"
+
+
+_ENV_PREFIX = "POSTROOM_"
+
+
+def _coerce(name: str, value: Any) -> Any:
+    if name == "data_dir":
+        return Path(value)
+    if name == "http" or name == "dns":
+        return HostPort.parse(str(value)) if value not in (None, "") else None
+    if name in {"workers"}:
+        return int(value)
+    if name in {"lease_seconds", "retry_initial", "retry_max_age", "domain_check_interval"}:
+        return float(value)
+    if name == "delivery" and value not in DELIVERY_MODES:
+        raise ConfigError(f"delivery must be one of {', '.join(DELIVERY_MODES)}, got {value!r}")
+    if name == "relay" and isinstance(value, dict):
+        known = {f.name for f in fields(RelaySettings)}
+        unknown = set(value) - known
+        if unknown:
+            raise ConfigError(f"unknown relay settings: {', '.join(sorted(unknown))}")
+        return RelaySettings(**value)
+    return value
+
+
+def load_settings(
+    *, config_file: Path | None = None, environ: dict[str, str] | None = None, **overrides: Any
+) -> Settings:
+    """Build Settings from a TOML file, POSTROOM_* variables and explicit overrides (CLI flags)."""
+    env = dict(os.environ if environ is None else environ)
+    values: dict[str, Any] = {}
+    known = {f.name for f in fields(Settings)}
+    if config_file is None and env.get(_ENV_PREFIX + "CONFIG"):
+        config_file = Path(env[_ENV_PREFIX + "CONFIG"])
+    if config_file is not None:
+        data = tomllib.loads(config_file.read_text())
+        unknown = set(data) - known
+        if unknown:
+            raise ConfigError(f"unknown settings in {config_file}: {', '.join(sorted(unknown))}")
+        values.update(data)
+    for name in known:
+        env_value = env.get(_ENV_PREFIX + name.upper())
+        if env_value not in (None, ""):
+            values[name] = env_value
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    unknown = set(values) - known
+    if unknown:
+        raise ConfigError(f"unknown settings: {', '.join(sorted(unknown))}")
+    coerced = {name: _coerce(name, value) for name, value in values.items()}
+    return replace(Settings(), **coerced)

@@ -1,0 +1,36 @@
+"""DNS lookups with dnspython's async resolver, against --dns HOST:PORT or the system's."""
+
+from __future__ import annotations
+
+import dns.asyncresolver
+import dns.exception
+import dns.resolver
+
+from postroom.config import HostPort
+
+
+class DnsLookupError(Exception):
+    """The lookup itself failed (timeout, SERVFAIL): not the same as 'no such record'."""
+
+
+def make_resolver(server: HostPort | None, timeout: float = 3.0) -> dns.asyncresolver.Resolver:
+    if server is None:
+        resolver = dns.asyncresolver.Resolver()
+    else:
+        resolver = dns.asyncresolver.Resolver(configure=False)
+        resolver.nameservers = [server.host]
+        resolver.port = server.port
+    resolver.lifetime = timeout
+    resolver.timeout = timeout
+    return resolver
+
+
+async def txt_records(resolver: dns.asyncresolver.Resolver, name: str) -> list[str]:
+    """Every TXT string at `name` (multi-string records joined), [] when there is none."""
+    try:
+        answer = await resolver.resolve(name, "TXT")
+    except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
+        return []
+    except (dns.exception.Timeout, dns.resolver.NoNameservers) as exc:
+        raise DnsLookupError(str(exc)) from exc
+    return [b"".join(rdata.strings).decode("utf-8", "replace") for rdata in answer]

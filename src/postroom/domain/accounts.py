@@ -1,0 +1,53 @@
+"""Accounts are tenants: each has its own keys, identities, quotas, sandbox state and history."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from postroom.errors import InvalidParameterValue
+
+# ses-spec.md section 5: a new account is in the sandbox, 200 recipients a day, 1 a second.
+SANDBOX_MAX_24H = 200.0
+SANDBOX_MAX_RATE = 1.0
+# Production access as SES commonly grants it first.
+PRODUCTION_MAX_24H = 50_000.0
+PRODUCTION_MAX_RATE = 14.0
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+@dataclass(frozen=True)
+class Account:
+    id: str
+    name: str
+    created_at: float
+    sandbox: bool
+    max_24h: float
+    max_rate: float
+    sending_enabled: bool
+    rate_tokens: float
+    rate_updated_at: float
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    account: Account
+    access_key_id: str
+    secret_access_key: str
+
+    def as_json(self) -> dict[str, str]:
+        return {
+            "account": self.account.name,
+            "account_id": self.account.id,
+            "access_key_id": self.access_key_id,
+            "secret_access_key": self.secret_access_key,
+        }
+
+
+def check_account_name(name: str) -> str:
+    if not _NAME.match(name):
+        raise InvalidParameterValue(
+            f"Invalid account name {name!r}: use 1-128 letters, digits, '.', '_' or '-'."
+        )
+    return name

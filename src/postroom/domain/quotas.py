@@ -1,0 +1,52 @@
+"""Sending quotas as SES applies them: recipients per second and per rolling 24 hours.
+
+The rate is a token bucket holding at most one second of sending (never less than one
+recipient). A message is admitted while the account is not already over its rate, then all
+its recipients are charged, so one message to To and Cc passes in the sandbox while
+sustained sending above the rate is refused (ses-spec.md section 5; SES quotas.md).
+Mailbox-simulator recipients count against the rate but not against the 24-hour quota.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from postroom.domain.accounts import Account
+from postroom.errors import Throttling
+
+DAY_SECONDS = 24 * 3600
+MAX_RATE_TEXT = "Maximum sending rate exceeded."
+DAILY_QUOTA_TEXT = "Daily message quota exceeded."
+
+
+@dataclass(frozen=True)
+class Charge:
+    """What a message costs: all recipients against the rate, some against the day."""
+
+    rate_recipients: int
+    daily_recipients: int
+
+
+def available_tokens(account: Account, now: float) -> float:
+    capacity = max(1.0, account.max_rate)
+    elapsed = max(0.0, now - account.rate_updated_at)
+    return min(capacity, account.rate_tokens + elapsed * account.max_rate)
+
+
+def reserve(account: Account, charge: Charge, sent_last_24h: float, now: float) -> float:
+    """Check both quotas; return the bucket's tokens after charging, or raise Throttling."""
+    tokens = available_tokens(account, now)
+    if tokens <= 0:
+        raise Throttling(MAX_RATE_TEXT)
+    if charge.daily_recipients and sent_last_24h + charge.daily_recipients > account.max_24h:
+        raise Throttling(DAILY_QUOTA_TEXT)
+    return tokens - charge.rate_recipients
+
+
+def minute_of(epoch: float) -> int:
+    return int(epoch // 60)
+
+
+def stats_bucket(epoch: float) -> int:
+    """Start (epoch seconds) of the 15-minute bucket GetSendStatistics reports."""
+    return int(epoch // 900) * 900

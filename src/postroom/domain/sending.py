@@ -1,0 +1,235 @@
+"""Sending: validate and build a message, then admit it (one transaction) into the queue.
+
+`prepare_*` run before the transaction (pure: validation and MIME); `admit` runs inside the
+group commit: check_paused -> check_verified -> check_sandbox -> reserve_quota -> enqueue.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from postroom.domain import identities as rules
+from postroom.domain import quotas
+from postroom.errors import (
+    AccountSendingPaused,
+    ClientError,
+    InvalidParameterValue,
+    MessageRejected,
+)
+from postroom.store import accounts as account_store
+from postroom.store import identities as identity_store
+from postroom.store import messages as message_store
+from postroom.store import usage as usage_store
+from postroom.wire import ids
+from postroom.wire.addresses import Address, parse_address, parse_address_list
+from postroom.wire.mime import Content, build_simple_message, check_message_size, prepare_raw_message
+
+MAX_RECIPIENTS = 50
+SIMULATOR_DOMAIN = "simulator.amazonses.com"
+_TAG = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+
+
+@dataclass(frozen=True)
+class Caller:
+    account_id: str
+    region: str
+    access_key_id: str = ""
+    source_ip: str = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class Submission:
+    caller: Caller
+    operation: str
+    message_id: str
+    senders: list[Address]  # identities that must be verified (Source, Return-Path)
+    recipients: list[Address]
+    envelope_from: str
+    source: str
+    subject: str
+    raw: bytes
+    created_at: float
+    tags: dict[str, list[str]] = field(default_factory=dict)
+    internal: bool = False
+
+
+def is_simulator(address: Address) -> bool:
+    return address.domain.lower() == SIMULATOR_DOMAIN
+
+
+def _check_recipient_count(recipients: Sequence[Address]) -> None:
+    if len(recipients) > MAX_RECIPIENTS:
+        raise InvalidParameterValue(f"Recipient count exceeds {MAX_RECIPIENTS}.")
+    if not recipients:
+        raise InvalidParameterValue("Invalid email address .")
+
+
+def _check_unsupported(params: Mapping[str, Any]) -> None:
+    if params.get("ConfigurationSetName"):
+        name = params["ConfigurationSetName"]
+        raise ClientError(
+            f"Configuration set <{name}> does not exist.", code="ConfigurationSetDoesNotExist"
+        )
+    for arn in ("SourceArn", "FromArn", "ReturnPathArn"):
+        if params.get(arn):
+            raise InvalidParameterValue(
+                f"{arn}: sending authorization is not supported by Postroom yet."
+            )
+
+
+def message_tags(caller: Caller, operation: str, source: Address,
+                 custom: Sequence[Mapping[str, str]]) -> dict[str, list[str]]:
+    tags: dict[str, list[str]] = {
+        "ses:operation": [operation],
+        "ses:source-ip": [caller.source_ip],
+        "ses:from-domain": [source.domain.lower()],
+        "ses:caller-identity": [caller.access_key_id],
+    }
+    for tag in custom:
+        name, value = tag.get("Name", ""), tag.get("Value", "")
+        if not _TAG.match(name):
+            raise InvalidParameterValue(
+                f"Invalid tag name <{name}>: only alphanumeric ASCII characters, '_', "
+                "and '-' are allowed."
+            )
+        if not _TAG.match(value):
+            raise InvalidParameterValue(
+                f"Invalid tag value <{value}>: only alphanumeric ASCII characters, '_', "
+                "and '-' are allowed."
+            )
+        tags.setdefault(name, []).append(value)
+    return tags
+
+
+def _content(part: Mapping[str, Any] | None) -> Content | None:
+    if part is None:
+        return None
+    return Content(data=part.get("Data", ""), charset=part.get("Charset"))
+
+
+def prepare_send_email(caller: Caller, params: Mapping[str, Any], now: float) -> Submission:
+    """SendEmail (ses-spec.md 4.1): validate, build the MIME message."""
+    _check_unsupported(params)
+    source = parse_address(params["Source"])
+    destination = params.get("Destination") or {}
+    to = parse_address_list(destination.get("ToAddresses") or [])
+    cc = parse_address_list(destination.get("CcAddresses") or [])
+    bcc = parse_address_list(destination.get("BccAddresses") or [])
+    recipients = to + cc + bcc
+    _check_recipient_count(recipients)
+    reply_to = parse_address_list(params.get("ReplyToAddresses") or [])
+    return_path = parse_address(params["ReturnPath"]) if params.get("ReturnPath") else None
+    message = params["Message"]
+    body = message.get("Body") or {}
+    subject = _content(message.get("Subject")) or Content(data="")
+    message_id = ids.message_id(caller.region, now)
+    raw = build_simple_message(
+        source=source, to=to, cc=cc, reply_to=reply_to, subject=subject,
+        text=_content(body.get("Text")), html=_content(body.get("Html")),
+        message_id=message_id, mail_domain=ids.mail_domain(caller.region), date=now,
+    )
+    check_message_size(len(raw))
+    senders = [source] + ([return_path] if return_path else [])
+    return Submission(
+        caller=caller, operation="SendEmail", message_id=message_id, senders=senders,
+        recipients=recipients,
+        envelope_from=(return_path or source).addr_spec, source=source.addr_spec,
+        subject=subject.data, raw=raw, created_at=now,
+        tags=message_tags(caller, "SendEmail", source, params.get("Tags") or []),
+    )
+
+
+def prepare_send_raw_email(caller: Caller, params: Mapping[str, Any], now: float) -> Submission:
+    """SendRawEmail: Destinations override the headers; Message-ID and Date are replaced."""
+    _check_unsupported(params)
+    data: bytes = params["RawMessage"]["Data"]
+    check_message_size(len(base64.b64encode(data)))
+    message_id = ids.message_id(caller.region, now)
+    prepared = prepare_raw_message(
+        data, message_id=message_id, mail_domain=ids.mail_domain(caller.region), date=now
+    )
+    if prepared.configuration_set:
+        _check_unsupported({"ConfigurationSetName": prepared.configuration_set})
+    if params.get("Source"):
+        source = parse_address(params["Source"])
+    elif prepared.from_:
+        source = prepared.from_[0]
+    else:
+        raise InvalidParameterValue("Missing final '@domain'")
+    if params.get("Destinations"):
+        recipients = parse_address_list(params["Destinations"])
+    else:
+        recipients = prepared.recipients
+        if not recipients:
+            raise InvalidParameterValue("Missing required header 'To'.")
+    _check_recipient_count(recipients)
+    custom = [{"Name": k, "Value": v} for k, v in prepared.tags] + list(params.get("Tags") or [])
+    return Submission(
+        caller=caller, operation="SendRawEmail", message_id=message_id,
+        senders=[source] + [a for a in prepared.from_ if a.addr_spec != source.addr_spec],
+        recipients=recipients, envelope_from=source.addr_spec, source=source.addr_spec,
+        subject=prepared.subject, raw=prepared.data, created_at=now,
+        tags=message_tags(caller, "SendRawEmail", source, custom),
+    )
+
+
+def _not_verified(addresses: Sequence[Address], region: str) -> MessageRejected:
+    """SES lists the raw form and the bare address of each failing identity."""
+    listed: list[str] = []
+    for address in addresses:
+        for form in (address.raw, address.addr_spec):
+            if form not in listed:
+                listed.append(form)
+    return MessageRejected(
+        "Email address is not verified. The following identities failed the check in region "
+        f"{region.upper()}: {', '.join(listed)}"
+    )
+
+
+def _unverified(conn: Connection, caller: Caller, addresses: Sequence[Address]) -> list[Address]:
+    candidates = {a.addr_spec: rules.covering_identities(a.local, a.domain) for a in addresses}
+    verified = identity_store.verified_among(
+        conn, caller.account_id, caller.region, (c for cs in candidates.values() for c in cs)
+    )
+    return [a for a in addresses if not verified.intersection(candidates[a.addr_spec])]
+
+
+def admit(conn: Connection, submission: Submission) -> str:
+    """The transaction: checks, quota reservation and enqueue commit together or not at all."""
+    caller, now = submission.caller, submission.created_at
+    account = account_store.get_account(conn, caller.account_id, for_update=True)
+    if not submission.internal:
+        if not account.sending_enabled:
+            raise AccountSendingPaused("Sending is paused for this account.")
+        unverified = _unverified(conn, caller, submission.senders)
+        if unverified:
+            raise _not_verified(unverified, caller.region)
+        if account.sandbox:
+            real = [a for a in submission.recipients if not is_simulator(a)]
+            unverified = _unverified(conn, caller, real)
+            if unverified:
+                raise _not_verified(unverified, caller.region)
+        daily = sum(1 for a in submission.recipients if not is_simulator(a))
+        charge = quotas.Charge(len(submission.recipients), daily)
+        sent = usage_store.sent_last_24h(conn, account.id, now) if daily else 0
+        tokens = quotas.reserve(account, charge, sent, now)
+        account_store.save_rate_state(conn, account.id, tokens, now)
+        usage_store.charge_daily(conn, account.id, daily, now)
+    message_store.enqueue(
+        conn,
+        message_store.NewMessage(
+            message_id=submission.message_id, account_id=account.id, region=caller.region,
+            operation=submission.operation, source=submission.source,
+            envelope_from=submission.envelope_from,
+            recipients=[a.addr_spec for a in submission.recipients], subject=submission.subject,
+            raw=submission.raw, tags=submission.tags, created_at=now,
+            internal=submission.internal,
+        ),
+    )
+    return submission.message_id

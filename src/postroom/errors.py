@@ -1,0 +1,126 @@
+"""One exception tree for Postroom; each error knows its AWS code, HTTP status and SMTP reply.
+
+    PostroomError                      500 InternalFailure   (Receiver)
+    +-- ServiceUnavailable             503 ServiceUnavailable
+    +-- ClientError                    400                   (Sender)
+        +-- AuthError                  403 (MissingAuthenticationToken, InvalidClientTokenId,
+        |                                   SignatureDoesNotMatch, IncompleteSignature 400, ...)
+        +-- InvalidAction              400 InvalidAction / MissingAction / NotSupported ops
+        +-- InvalidParameterValue      400 InvalidParameterValue
+        +-- MissingParameter           400 MissingParameter
+        +-- ValidationError            400 ValidationError
+        +-- MessageRejected            400 MessageRejected
+        +-- AccountSendingPaused       400 AccountSendingPausedException
+        +-- Throttling                 400 Throttling
+        +-- NotFound                   400/404 (e.g. identity or message unknown)
+
+Each boundary translates this tree once: the HTTP layer (`interfaces/http/errors.py`) into
+`<ErrorResponse>` XML, the CLI into a message and exit code, SMTP into a reply.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class SmtpReply:
+    """An SMTP reply as a value (RFC 5321 4.2, RFC 3463 enhanced codes)."""
+
+    code: int
+    enhanced: str
+    text: str
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.enhanced} {self.text}"
+
+
+class PostroomError(Exception):
+    """Base of every error Postroom raises on purpose."""
+
+    code: str = "InternalFailure"
+    status: int = 500
+    default_message: str = "An internal error occurred."
+    smtp_code: tuple[int, str] = (451, "4.3.0")
+
+    def __init__(
+        self, message: str | None = None, *, code: str | None = None, status: int | None = None
+    ) -> None:
+        self.message = message if message is not None else self.default_message
+        if code is not None:
+            self.code = code
+        if status is not None:
+            self.status = status
+        super().__init__(self.message)
+
+    @property
+    def fault(self) -> str:
+        """AWS error `Type`: Sender for 4xx, Receiver for 5xx."""
+        return "Sender" if self.status < 500 else "Receiver"
+
+    @property
+    def smtp_reply(self) -> SmtpReply:
+        return SmtpReply(self.smtp_code[0], self.smtp_code[1], self.message)
+
+
+class ServiceUnavailable(PostroomError):
+    code = "ServiceUnavailable"
+    status = 503
+    default_message = "Service is unavailable. Please try again."
+
+
+class ClientError(PostroomError):
+    code = "InvalidParameterValue"
+    status = 400
+    default_message = "The request is invalid."
+    smtp_code = (554, "5.0.0")
+
+
+class AuthError(ClientError):
+    """SigV4 failures; `code` and `status` are set per case (ses-spec.md section 3)."""
+
+    code = "SignatureDoesNotMatch"
+    status = 403
+    smtp_code = (535, "5.7.8")
+
+
+class InvalidAction(ClientError):
+    code = "InvalidAction"
+    default_message = "The action or operation requested is invalid. Verify that the action is typed correctly."
+
+
+class InvalidParameterValue(ClientError):
+    code = "InvalidParameterValue"
+
+
+class MissingParameter(ClientError):
+    code = "MissingParameter"
+
+
+class ValidationError(ClientError):
+    code = "ValidationError"
+
+
+class MessageRejected(ClientError):
+    code = "MessageRejected"
+    smtp_code = (554, "5.7.1")
+
+
+class AccountSendingPaused(ClientError):
+    code = "AccountSendingPausedException"
+    default_message = "Sending is paused for this account."
+    smtp_code = (554, "5.7.1")
+
+
+class Throttling(ClientError):
+    code = "Throttling"
+    smtp_code = (454, "4.7.0")
+
+    @property
+    def smtp_reply(self) -> SmtpReply:
+        return SmtpReply(454, "4.7.0", f"Throttling failure: {self.message}")
+
+
+class NotFound(ClientError):
+    code = "NotFound"
+    status = 404

@@ -1,0 +1,120 @@
+"""`postroom serve`: HTTP API, queue and delivery workers in one asyncio process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sys
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from postroom.config import ConfigError, HostPort, RelaySettings, Settings
+from postroom.delivery.worker import DeliveryWorker, relay_transport
+from postroom.domain import identity_service
+from postroom.interfaces.cli.main import DatabaseUrl, DataDir, app, fail, settings_from
+from postroom.interfaces.http.app import create_app
+from postroom.services import Services, build_services
+from postroom.store import identities as identity_store
+
+log = logging.getLogger("postroom")
+
+
+async def check_pending_domains(services: Services) -> None:
+    """Periodically look for the verification TXT record of every pending domain."""
+    while True:
+        await asyncio.sleep(services.settings.domain_check_interval)
+        try:
+            pending = await services.db.read(identity_store.pending_domains)
+            for identity in pending:
+                await identity_service.check_domain(
+                    services.db, services.lookup_txt, identity, services.clock.now()
+                )
+        except Exception:
+            log.exception("periodic domain verification failed")
+
+
+async def run_server(settings: Settings) -> None:
+    services = build_services(settings)
+    transport = relay_transport(settings) if settings.delivery == "relay" else None
+    worker = DeliveryWorker(services.db, settings, services.clock, transport)
+    application = create_app(services, worker.wake)
+    config = uvicorn.Config(
+        application, host=settings.http.host, port=settings.http.port, log_level="warning",
+        access_log=False, lifespan="off", http="httptools", loop="none",
+        timeout_keep_alive=30, backlog=4096,
+    )
+    server = uvicorn.Server(config)
+    background = [
+        asyncio.create_task(worker.run(), name="delivery"),
+        asyncio.create_task(check_pending_domains(services), name="domains"),
+    ]
+    announce = asyncio.create_task(_announce(server, settings))
+    try:
+        await server.serve()
+    finally:
+        for task in [*background, announce]:
+            task.cancel()
+        for task in background:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        services.close()
+
+
+async def _announce(server: uvicorn.Server, settings: Settings) -> None:
+    while not server.started:
+        await asyncio.sleep(0.01)
+    host, port = server.servers[0].sockets[0].getsockname()[:2]
+    print(f"postroom listening on http://{host}:{port} (delivery {settings.delivery}, "
+          f"database {settings.effective_database_url.split('://')[0]})", flush=True)
+
+
+@app.command()
+def serve(
+    http: Annotated[str, typer.Option("--http", help="HOST:PORT to listen on.")] = "127.0.0.1:8025",
+    delivery: Annotated[str, typer.Option(help="capture | relay | direct")] = "capture",
+    relay: Annotated[str | None, typer.Option(help="Smarthost HOST:PORT (relay).")] = None,
+    relay_starttls: Annotated[str, typer.Option(help="off | opportunistic | require")] = (
+        "opportunistic"
+    ),
+    relay_username: Annotated[str | None, typer.Option(envvar="POSTROOM_RELAY_USERNAME")] = None,
+    relay_password: Annotated[str | None, typer.Option(envvar="POSTROOM_RELAY_PASSWORD")] = None,
+    relay_cafile: Annotated[str | None, typer.Option(help="CA bundle for the smarthost.")] = None,
+    dns: Annotated[str | None, typer.Option(help="DNS server HOST:PORT.")] = None,
+    public_url: Annotated[str | None, typer.Option(help="Base URL of links.")] = None,
+    region: Annotated[str, typer.Option(help="Default region.")] = "us-east-1",
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Run the HTTP API, the queue and the delivery workers in one process."""
+    if delivery == "direct":
+        fail("--delivery direct is not implemented yet (issue 3); use capture or relay", 2)
+    try:
+        relay_settings = RelaySettings()
+        if relay:
+            target = HostPort.parse(relay)
+            relay_settings = RelaySettings(
+                host=target.host, port=target.port, starttls=relay_starttls,  # type: ignore[arg-type]
+                username=relay_username, password=relay_password, cafile=relay_cafile,
+            )
+        elif delivery == "relay":
+            raise ConfigError("--delivery relay needs --relay HOST:PORT")
+        settings = settings_from(
+            data_dir, database_url, http=http, delivery=delivery, relay=relay_settings,
+            dns=dns, public_url=public_url, region=region,
+        )
+    except ConfigError as exc:
+        fail(str(exc), 2)
+        return
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        import uvloop
+
+        uvloop.run(run_server(settings))
+    except ImportError:  # pragma: no cover - uvloop is a dependency through uvicorn[standard]
+        asyncio.run(run_server(settings))
+    except KeyboardInterrupt:
+        pass

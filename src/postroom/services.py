@@ -1,0 +1,64 @@
+"""Composition root: builds everything from the settings and hands it to the interfaces."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from postroom.clock import Clock, SystemClock
+from postroom.config import Settings
+from postroom.delivery.dns import make_resolver, txt_records
+from postroom.secrets import SecretBox
+from postroom.store import accounts as account_store
+from postroom.store.database import Database
+
+KEY_CACHE_SECONDS = 1.0
+
+
+@dataclass
+class KeyCache:
+    """access key -> (account id, secret), cached briefly so a revoked key stops within 1 s."""
+
+    db: Database
+    box: SecretBox
+    _entries: dict[str, tuple[float, tuple[str, str] | None]] = field(default_factory=dict)
+
+    async def lookup(self, access_key_id: str) -> tuple[str, str] | None:
+        hit = self._entries.get(access_key_id)
+        now = time.monotonic()
+        if hit is not None and now - hit[0] < KEY_CACHE_SECONDS:
+            return hit[1]
+        found = await self.db.read(lambda conn: account_store.lookup_key(conn, access_key_id))
+        value = (found[0], self.box.open(found[1])) if found else None
+        if len(self._entries) > 10_000:
+            self._entries.clear()
+        self._entries[access_key_id] = (now, value)
+        return value
+
+
+@dataclass
+class Services:
+    settings: Settings
+    clock: Clock
+    db: Database
+    box: SecretBox
+    keys: KeyCache
+
+    async def lookup_txt(self, name: str) -> list[str]:
+        return await txt_records(make_resolver(self.settings.dns), name)
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def open_database(settings: Settings) -> Database:
+    db = Database(settings.effective_database_url)
+    db.create_schema()
+    return db
+
+
+def build_services(settings: Settings, clock: Clock | None = None) -> Services:
+    db = open_database(settings)
+    box = SecretBox.from_settings(settings.secret_key, settings.data_dir)
+    return Services(settings=settings, clock=clock or SystemClock(), db=db, box=box,
+                    keys=KeyCache(db, box))

@@ -1,0 +1,184 @@
+"""Engines, transactions and group commit, the same for SQLite and PostgreSQL.
+
+Writes go through `Database.write()`: a single writer thread takes every job waiting in its
+queue, runs each inside its own SAVEPOINT of one transaction, commits (fsync) once and only
+then answers the callers. Many requests, one commit: durable without one fsync per request.
+A job that raises rolls back to its savepoint and fails alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine, create_engine, event, insert, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.pool import NullPool
+
+from postroom.store import schema
+
+T = TypeVar("T")
+Job = Callable[[Connection], Any]
+log = logging.getLogger(__name__)
+
+MAX_GROUP = 256
+
+
+def _sqlite_engine(url: str, begin: str) -> Engine:
+    path = url.removeprefix("sqlite:///")
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy's events own BEGIN so SAVEPOINTs work (pysqlite's own handling breaks
+        # them); WAL + synchronous=FULL makes every COMMIT durable (fsync of the WAL).
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql(begin)
+
+    return engine
+
+
+def _postgres_engine(url: str) -> Engine:
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+class Database:
+    """The system of record: one schema, two engines."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        if self.is_sqlite:
+            self.write_engine = _sqlite_engine(url, "BEGIN IMMEDIATE")
+            self.read_engine = _sqlite_engine(url, "BEGIN")
+        elif url.startswith("postgresql"):
+            self.write_engine = _postgres_engine(url)
+            self.read_engine = self.write_engine
+        else:
+            raise ValueError(f"unsupported database URL scheme: {url.split(':', 1)[0]}")
+        self._writer: _GroupWriter | None = None
+
+    # -- schema -------------------------------------------------------------------------
+    def create_schema(self) -> None:
+        with self.write_engine.begin() as conn:
+            schema.metadata.create_all(conn)
+            if conn.execute(select(schema.schema_info.c.version)).first() is None:
+                conn.execute(insert(schema.schema_info).values(version=schema.SCHEMA_VERSION))
+
+    # -- synchronous use (CLI, writer thread, tests) ------------------------------------
+    def transact(self, job: Callable[[Connection], T]) -> T:
+        with self.write_engine.begin() as conn:
+            return job(conn)
+
+    def query(self, job: Callable[[Connection], T]) -> T:
+        with self.read_engine.connect() as conn:
+            try:
+                return job(conn)
+            finally:
+                conn.rollback()
+
+    # -- asynchronous use (servers) -----------------------------------------------------
+    async def write(self, job: Callable[[Connection], T]) -> T:
+        """Run `job` in the next group commit; returns once it is durably committed."""
+        if self._writer is None:
+            self._writer = _GroupWriter(self)
+        return await self._writer.submit(job)
+
+    async def read(self, job: Callable[[Connection], T]) -> T:
+        return await asyncio.to_thread(self.query, job)
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.stop()
+            self._writer = None
+        self.write_engine.dispose()
+        if self.read_engine is not self.write_engine:
+            self.read_engine.dispose()
+
+
+class _GroupWriter:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._jobs: queue.SimpleQueue[tuple[Job, asyncio.Future[Any]] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="postroom-writer", daemon=True)
+        self._thread.start()
+
+    async def submit(self, job: Callable[[Connection], T]) -> T:
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._jobs.put((job, future))
+        return await future
+
+    def stop(self) -> None:
+        self._jobs.put(None)
+        self._thread.join(timeout=10)
+
+    def _next_group(self) -> list[tuple[Job, asyncio.Future[Any]]] | None:
+        first = self._jobs.get()
+        if first is None:
+            return None
+        group = [first]
+        while len(group) < MAX_GROUP:
+            try:
+                item = self._jobs.get_nowait()
+            except queue.Empty:
+                break
+            if item is None:
+                self._jobs.put(None)
+                break
+            group.append(item)
+        return group
+
+    def _run(self) -> None:
+        while (group := self._next_group()) is not None:
+            outcomes: list[tuple[bool, Any]] = []
+            try:
+                with self._db.write_engine.begin() as conn:
+                    for job, _future in group:
+                        outcomes.append(_run_in_savepoint(conn, job))
+            except Exception as exc:  # the commit itself failed: nobody's work is durable
+                log.exception("group commit failed")
+                outcomes = [(False, exc)] * len(group)
+            for (_job, future), (ok, value) in zip(group, outcomes, strict=True):
+                future.get_loop().call_soon_threadsafe(_settle, future, ok, value)
+
+
+def _run_in_savepoint(conn: Connection, job: Job) -> tuple[bool, Any]:
+    savepoint = conn.begin_nested()
+    try:
+        value = job(conn)
+    except BaseException as exc:  # noqa: BLE001 - handed to the caller's future
+        savepoint.rollback()
+        return False, exc
+    savepoint.commit()
+    return True, value
+
+
+def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
+    if future.done():
+        return
+    if ok:
+        future.set_result(value)
+    else:
+        future.set_exception(value)
+
+
+def pool_for_tests(url: str) -> Engine:
+    """An engine without pooling, for test set-up that creates and drops databases."""
+    return create_engine(url, poolclass=NullPool, isolation_level="AUTOCOMMIT")

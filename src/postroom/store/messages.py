@@ -1,0 +1,217 @@
+"""SQL for messages, the delivery queue, events and the capture mailbox.
+
+The queue holds one row per message and recipient domain. A worker claims due rows by
+setting a lease; a worker that dies leaves a lease that expires, and another worker takes
+the row (at-least-once, never lost). PostgreSQL claims with FOR UPDATE SKIP LOCKED.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy.engine import Connection
+
+from postroom.domain.events import SEND, Event, MailRecord
+from postroom.store.schema import deliveries, events, mailbox, messages
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    message_id: str
+    account_id: str
+    region: str
+    operation: str
+    source: str
+    envelope_from: str
+    recipients: list[str]
+    subject: str
+    raw: bytes
+    tags: dict[str, list[str]]
+    created_at: float
+    internal: bool = False
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    message_id: str
+    account_id: str
+    domain: str
+    recipients: list[str]
+    attempts: int
+    created_at: float
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def enqueue(conn: Connection, message: NewMessage) -> None:
+    """Store the message, one queue row per recipient domain, and its Send event."""
+    conn.execute(
+        insert(messages).values(
+            id=message.message_id, account_id=message.account_id, region=message.region,
+            operation=message.operation, source=message.source,
+            envelope_from=message.envelope_from, destinations=_dumps(message.recipients),
+            subject=message.subject, tags=_dumps(message.tags), raw=message.raw,
+            created_at=message.created_at, status=SEND, internal=message.internal,
+        )
+    )
+    by_domain: dict[str, list[str]] = defaultdict(list)
+    for recipient in message.recipients:
+        by_domain[recipient.rpartition("@")[2].lower()].append(recipient)
+    conn.execute(
+        insert(deliveries),
+        [
+            {
+                "message_id": message.message_id, "account_id": message.account_id,
+                "domain": domain, "recipients": _dumps(rcpts), "state": "queued",
+                "attempts": 0, "next_attempt_at": message.created_at,
+                "created_at": message.created_at,
+            }
+            for domain, rcpts in by_domain.items()
+        ],
+    )
+    add_events(conn, message.message_id, message.account_id,
+               [Event(SEND, message.recipients, message.created_at, {})])
+
+
+def add_events(conn: Connection, message_id: str, account_id: str, new: list[Event]) -> None:
+    if not new:
+        return
+    conn.execute(
+        insert(events),
+        [
+            {
+                "message_id": message_id, "account_id": account_id,
+                "event_type": e.event_type, "recipients": _dumps(e.recipients),
+                "timestamp": e.timestamp, "detail": _dumps(e.detail),
+            }
+            for e in new
+        ],
+    )
+    conn.execute(
+        update(messages).where(messages.c.id == message_id).values(status=new[-1].event_type)
+    )
+
+
+def claim(conn: Connection, owner: str, now: float, lease: float, limit: int) -> list[Job]:
+    due = and_(
+        deliveries.c.state == "queued",
+        deliveries.c.next_attempt_at <= now,
+        or_(deliveries.c.lease_until.is_(None), deliveries.c.lease_until < now),
+    )
+    query = select(deliveries.c.id).where(due).order_by(deliveries.c.next_attempt_at).limit(limit)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    ids = [row.id for row in conn.execute(query)]
+    if not ids:
+        return []
+    conn.execute(
+        update(deliveries)
+        .where(deliveries.c.id.in_(ids))
+        .values(lease_owner=owner, lease_until=now + lease)
+    )
+    rows = conn.execute(select(deliveries).where(deliveries.c.id.in_(ids)))
+    return [
+        Job(r.id, r.message_id, r.account_id, r.domain, json.loads(r.recipients), r.attempts,
+            r.created_at)
+        for r in rows
+    ]
+
+
+def finish(conn: Connection, job: Job, reply: str) -> None:
+    conn.execute(
+        update(deliveries)
+        .where(deliveries.c.id == job.id)
+        .values(state="done", attempts=job.attempts + 1, lease_owner=None, lease_until=None,
+                last_reply=reply)
+    )
+
+
+def reschedule(conn: Connection, job: Job, when: float, reply: str,
+               recipients: list[str] | None = None) -> None:
+    values: dict[str, Any] = {
+        "attempts": job.attempts + 1, "next_attempt_at": when, "lease_owner": None,
+        "lease_until": None, "last_reply": reply,
+    }
+    if recipients is not None:
+        values["recipients"] = _dumps(recipients)
+    conn.execute(update(deliveries).where(deliveries.c.id == job.id).values(**values))
+
+
+def keep_in_mailbox(conn: Connection, message_id: str, account_id: str, recipients: list[str],
+                    when: float) -> None:
+    conn.execute(
+        insert(mailbox).values(message_id=message_id, account_id=account_id,
+                               recipients=_dumps(recipients), delivered_at=when)
+    )
+
+
+def _record(row: Any) -> MailRecord:
+    return MailRecord(
+        message_id=row.id, account_id=row.account_id, region=row.region, source=row.source,
+        destinations=json.loads(row.destinations), raw=row.raw, created_at=row.created_at,
+        tags=json.loads(row.tags),
+    )
+
+
+def load_record(conn: Connection, message_id: str) -> tuple[MailRecord, str] | None:
+    """The stored message and its envelope sender."""
+    row = conn.execute(select(messages).where(messages.c.id == message_id)).first()
+    return (_record(row), row.envelope_from) if row else None
+
+
+def events_of(conn: Connection, message_id: str) -> list[Event]:
+    rows = conn.execute(
+        select(events).where(events.c.message_id == message_id).order_by(events.c.id)
+    )
+    return [
+        Event(r.event_type, json.loads(r.recipients), r.timestamp, json.loads(r.detail))
+        for r in rows
+    ]
+
+
+def mailbox_rows(conn: Connection, account_id: str | None, limit: int) -> list[dict[str, Any]]:
+    query = (
+        select(mailbox, messages.c.source, messages.c.subject, messages.c.raw,
+               messages.c.account_id.label("owner"))
+        .join(messages, messages.c.id == mailbox.c.message_id)
+        .order_by(mailbox.c.delivered_at.desc(), mailbox.c.id.desc())
+        .limit(limit)
+    )
+    if account_id is not None:
+        query = query.where(mailbox.c.account_id == account_id)
+    return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def history_rows(conn: Connection, account_id: str | None, status: str | None,
+                 recipient: str | None, since: float | None, until: float | None,
+                 limit: int) -> list[dict[str, Any]]:
+    query = select(
+        messages.c.id, messages.c.account_id, messages.c.source, messages.c.destinations,
+        messages.c.subject, messages.c.created_at, messages.c.status, messages.c.operation,
+    ).order_by(messages.c.created_at.desc()).limit(limit)
+    if account_id is not None:
+        query = query.where(messages.c.account_id == account_id)
+    if status:
+        query = query.where(messages.c.status == status)
+    if recipient:
+        query = query.where(messages.c.destinations.contains(json.dumps(recipient)))
+    if since is not None:
+        query = query.where(messages.c.created_at >= since)
+    if until is not None:
+        query = query.where(messages.c.created_at <= until)
+    return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def queue_counts(conn: Connection) -> dict[str, int]:
+    rows = conn.execute(select(deliveries.c.state, deliveries.c.id))
+    counts: dict[str, int] = defaultdict(int)
+    for row in rows:
+        counts[row.state] += 1
+    return dict(counts)

@@ -1,0 +1,155 @@
+"""One schema for both engines (SQLite and PostgreSQL), in SQLAlchemy Core.
+
+Times are epoch seconds (float) from the injected clock; JSON documents are text.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+SCHEMA_VERSION = 1
+
+schema_info = Table(
+    "schema_info",
+    metadata,
+    Column("version", Integer, primary_key=True),
+)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", String(12), primary_key=True),
+    Column("name", String(128), nullable=False, unique=True),
+    Column("created_at", Float, nullable=False),
+    Column("sandbox", Boolean, nullable=False, default=True),
+    Column("max_24h", Float, nullable=False),
+    Column("max_rate", Float, nullable=False),
+    Column("sending_enabled", Boolean, nullable=False, default=True),
+    # Shared rate-limit state (token bucket), kept in the database so every node agrees.
+    Column("rate_tokens", Float, nullable=False),
+    Column("rate_updated_at", Float, nullable=False),
+)
+
+access_keys = Table(
+    "access_keys",
+    metadata,
+    Column("access_key_id", String(32), primary_key=True),
+    Column("account_id", String(12), ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("secret_encrypted", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("active", Boolean, nullable=False, default=True),
+)
+
+identities = Table(
+    "identities",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("account_id", String(12), ForeignKey("accounts.id"), nullable=False),
+    Column("region", String(32), nullable=False),
+    # Email addresses as given (case-sensitive local part), domains lower-cased.
+    Column("identity", String(320), nullable=False),
+    Column("kind", String(16), nullable=False),  # EmailAddress | Domain
+    Column("status", String(24), nullable=False),  # Pending | Success | Failed | TemporaryFailure
+    Column("token", String(128), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("verified_at", Float),
+    Column("last_checked_at", Float),
+    UniqueConstraint("account_id", "region", "identity", name="uq_identity"),
+)
+Index("ix_identities_token", identities.c.token)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("account_id", String(12), ForeignKey("accounts.id"), nullable=False),
+    Column("region", String(32), nullable=False),
+    Column("operation", String(32), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("envelope_from", Text, nullable=False),
+    Column("destinations", Text, nullable=False),  # JSON list of addr-specs
+    Column("subject", Text, nullable=False),
+    Column("tags", Text, nullable=False),  # JSON {name: [values]}
+    Column("raw", LargeBinary, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("status", String(24), nullable=False),  # summary: Queued, Delivered, Bounced, ...
+    Column("internal", Boolean, nullable=False, default=False),  # verification mails etc.
+)
+Index("ix_messages_account_time", messages.c.account_id, messages.c.created_at)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("message_id", String(64), ForeignKey("messages.id"), nullable=False, index=True),
+    Column("account_id", String(12), nullable=False),
+    Column("domain", String(255), nullable=False),
+    Column("recipients", Text, nullable=False),  # JSON list of addr-specs
+    Column("state", String(16), nullable=False),  # queued | done
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", Float, nullable=False),
+    Column("lease_owner", String(64)),
+    Column("lease_until", Float),
+    Column("created_at", Float, nullable=False),
+    Column("last_reply", Text),
+)
+Index("ix_deliveries_due", deliveries.c.state, deliveries.c.next_attempt_at)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("message_id", String(64), ForeignKey("messages.id"), nullable=False, index=True),
+    Column("account_id", String(12), nullable=False),
+    Column("event_type", String(24), nullable=False),
+    Column("recipients", Text, nullable=False),  # JSON list
+    Column("timestamp", Float, nullable=False),
+    Column("detail", Text, nullable=False),  # JSON: the event's type-specific object
+)
+Index("ix_events_account_time", events.c.account_id, events.c.timestamp)
+
+mailbox = Table(
+    "mailbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("message_id", String(64), ForeignKey("messages.id"), nullable=False),
+    Column("account_id", String(12), nullable=False, index=True),
+    Column("recipients", Text, nullable=False),
+    Column("delivered_at", Float, nullable=False),
+)
+
+# Recipients charged against the 24-hour quota, per account and minute.
+usage = Table(
+    "usage",
+    metadata,
+    Column("account_id", String(12), primary_key=True),
+    Column("minute", Integer, primary_key=True),
+    Column("recipients", Integer, nullable=False),
+)
+
+# GetSendStatistics: one row per account and 15-minute bucket.
+send_stats = Table(
+    "send_stats",
+    metadata,
+    Column("account_id", String(12), primary_key=True),
+    Column("bucket", Integer, primary_key=True),
+    Column("delivery_attempts", Integer, nullable=False, default=0),
+    Column("bounces", Integer, nullable=False, default=0),
+    Column("complaints", Integer, nullable=False, default=0),
+    Column("rejects", Integer, nullable=False, default=0),
+)
