@@ -55,7 +55,7 @@ class SesV1Endpoint:
         self.wake_delivery = wake_delivery
         self.model = ses_model()
 
-    async def __call__(self, request: Request) -> Response:
+    async def handle(self, request: Request) -> Response:
         request_id = ids.request_id()
         try:
             output_xml = await self._handle(request, request_id)
@@ -128,7 +128,7 @@ def create_app(services: Services, wake_delivery: Callable[[], None] = lambda: N
                             "This verification link has expired. Ask for a new one.", 410)
 
     routes = [
-        Route("/", ses_v1, methods=["GET", "POST"]),
+        Route("/", ses_v1.handle, methods=["GET", "POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/verify/{token}", verify, methods=["GET"]),
     ]
