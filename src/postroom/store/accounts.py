@@ -119,7 +119,7 @@ def set_production(
     conn.execute(
         update(accounts)
         .where(accounts.c.id == account_id)
-        .values(sandbox=False, max_24h=daily, max_rate=rate)
+        .values(sandbox=False, max_24h=daily, max_rate=rate, rate_tokens=max(1.0, rate))
     )
     return get_account(conn, account_id)
 

@@ -1,0 +1,144 @@
+"""Storage behaviour on both engines: group commit, admission, queue leases, quotas, links."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import pytest
+
+from postroom.domain import identities as rules
+from postroom.domain import identity_service
+from postroom.domain.sending import Caller, Submission, admit
+from postroom.errors import MessageRejected, Throttling
+from postroom.store import accounts as account_store
+from postroom.store import identities as identity_store
+from postroom.store import messages as message_store
+from postroom.store import usage as usage_store
+from postroom.store.database import Database
+from postroom.wire.addresses import parse_address
+
+T0 = 1_800_000_000.0
+
+
+@pytest.fixture
+def db(engine_url: str) -> Iterator[Database]:
+    database = Database(engine_url)
+    database.create_schema()
+    yield database
+    database.close()
+
+
+def _account(db: Database, name: str = "acme", verified: tuple[str, ...] = ()) -> str:
+    def job(conn: object) -> str:
+        account = account_store.insert_account(conn, name, T0)  # type: ignore[arg-type]
+        for identity in verified:
+            found = identity_store.upsert_pending(
+                conn, account.id, "us-east-1", identity, rules.kind_of(identity), "t-" + identity,  # type: ignore[arg-type]
+                T0,
+            )
+            identity_store.set_status(conn, found, rules.SUCCESS, T0, verified=True)  # type: ignore[arg-type]
+        return account.id
+
+    return db.transact(job)  # type: ignore[arg-type]
+
+
+def _submission(account_id: str, n: int, recipients: list[str], when: float,
+                source: str = "me@example.com") -> Submission:
+    return Submission(
+        caller=Caller(account_id, "us-east-1"), operation="SendEmail",
+        message_id=f"msg-{n}", senders=[parse_address(source)],
+        recipients=[parse_address(r) for r in recipients], envelope_from=source, source=source,
+        subject=f"s{n}", raw=b"Subject: x\r\n\r\nbody\r\n", created_at=when,
+    )
+
+
+async def test_group_commit_isolates_failures(db: Database) -> None:
+    account_id = _account(db, verified=("example.com",))
+    db.transact(lambda conn: account_store.set_production(conn, account_id, 1000, 1000))
+    good = [_submission(account_id, i, ["you@example.org"], T0) for i in range(40)]
+    bad = _submission(account_id, 99, ["you@example.org"], T0, source="x@unverified.test")
+    results = await asyncio.gather(
+        *[db.write(lambda c, s=s: admit(c, s)) for s in good],  # type: ignore[misc]
+        db.write(lambda c: admit(c, bad)),
+        return_exceptions=True,
+    )
+    assert [r for r in results if isinstance(r, Exception)][0].__class__ is MessageRejected
+    assert sorted(r for r in results if isinstance(r, str)) == sorted(s.message_id for s in good)
+    counts = db.query(message_store.queue_counts)
+    assert counts == {"queued": 40}
+    assert db.query(lambda c: message_store.load_record(c, "msg-99")) is None
+
+
+def test_sandbox_rejects_unverified_recipient_and_counts_nothing(db: Database) -> None:
+    account_id = _account(db, verified=("me@example.com", "friend@example.org"))
+    with pytest.raises(MessageRejected) as info:
+        db.transact(lambda c: admit(c, _submission(account_id, 1, ["stranger@example.org"], T0)))
+    assert "US-EAST-1: stranger@example.org" in info.value.message
+    assert db.query(lambda c: usage_store.sent_last_24h(c, account_id, T0)) == 0
+    db.transact(lambda c: admit(c, _submission(account_id, 2, ["friend@example.org"], T0)))
+    assert db.query(lambda c: usage_store.sent_last_24h(c, account_id, T0 + 1)) == 1
+
+
+def test_rate_allows_a_burst_then_throttles(db: Database) -> None:
+    account_id = _account(db, verified=("me@example.com", "a@example.org", "b@example.org"))
+    both = ["a@example.org", "b@example.org"]
+    db.transact(lambda c: admit(c, _submission(account_id, 1, both, T0)))
+    with pytest.raises(Throttling, match="Maximum sending rate exceeded."):
+        db.transact(lambda c: admit(c, _submission(account_id, 2, both, T0 + 0.9)))
+    db.transact(lambda c: admit(c, _submission(account_id, 3, both, T0 + 2.5)))
+
+
+def test_daily_quota_counts_recipients_but_not_the_simulator(db: Database) -> None:
+    account_id = _account(db, verified=("me@example.com",))
+    db.transact(lambda conn: account_store.set_production(conn, account_id, 3, 100))
+    sim = ["success@simulator.amazonses.com"] * 3
+    db.transact(lambda c: admit(c, _submission(account_id, 1, sim, T0)))
+    db.transact(lambda c: admit(c, _submission(account_id, 2, ["a@x.org", "b@x.org"], T0 + 1)))
+    with pytest.raises(Throttling, match="Daily message quota exceeded."):
+        db.transact(lambda c: admit(c, _submission(account_id, 3, ["c@x.org", "d@x.org"], T0 + 2)))
+    # A day later the window has moved on.
+    later = T0 + 24 * 3600 + 120
+    db.transact(lambda c: admit(c, _submission(account_id, 4, ["c@x.org", "d@x.org"], later)))
+
+
+def test_expired_lease_is_taken_by_another_worker(db: Database) -> None:
+    account_id = _account(db, verified=("me@example.com",))
+    db.transact(lambda conn: account_store.set_production(conn, account_id, 1000, 1000))
+    db.transact(lambda c: admit(c, _submission(account_id, 1, ["a@one.test", "b@two.test"], T0)))
+    first = db.transact(lambda c: message_store.claim(c, "w1", T0, 60, 10))
+    assert sorted(j.domain for j in first) == ["one.test", "two.test"]
+    assert db.transact(lambda c: message_store.claim(c, "w2", T0 + 30, 60, 10)) == []
+    # w1 died without finishing: after the lease expires w2 takes both jobs.
+    again = db.transact(lambda c: message_store.claim(c, "w2", T0 + 61, 60, 10))
+    assert sorted(j.id for j in again) == sorted(j.id for j in first)
+    db.transact(lambda c: message_store.finish(c, again[0], "250 ok"))
+    rest = db.transact(lambda c: message_store.claim(c, "w3", T0 + 200, 60, 10))
+    assert [j.id for j in rest] == [again[1].id]
+
+
+def test_verification_link_valid_for_24_hours(db: Database) -> None:
+    account_id = _account(db)
+
+    def start(conn: object, identity: str, token: str, when: float) -> None:
+        identity_store.upsert_pending(conn, account_id, "us-east-1", identity, rules.EMAIL,  # type: ignore[arg-type]
+                                      token, when)
+
+    db.transact(lambda c: start(c, "fresh@example.com", "tok-fresh", T0))
+    db.transact(lambda c: start(c, "late@example.com", "tok-late", T0))
+    ok = db.transact(lambda c: identity_service.confirm_link(c, "tok-fresh", T0 + 23 * 3600))
+    assert ok is not None and ok.status == rules.SUCCESS
+    late = db.transact(lambda c: identity_service.confirm_link(c, "tok-late", T0 + 25 * 3600))
+    assert late is not None and late.status == rules.FAILED
+    assert db.transact(lambda c: identity_service.confirm_link(c, "nope", T0)) is None
+
+
+def test_tenants_do_not_share_identities(db: Database) -> None:
+    a = _account(db, "a", verified=("example.com",))
+    b = _account(db, "b")
+    with pytest.raises(MessageRejected):
+        db.transact(lambda c: admit(c, _submission(b, 1, ["success@simulator.amazonses.com"], T0)))
+    assert db.query(lambda c: identity_store.list_for(c, b, "us-east-1")) == []
+    assert [i.identity for i in db.query(lambda c: identity_store.list_for(c, a, "us-east-1"))] == [
+        "example.com"
+    ]
