@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import sys
+from dataclasses import replace
 from typing import Annotated
 
 import typer
@@ -51,7 +52,7 @@ async def run_server(settings: Settings) -> None:
         asyncio.create_task(worker.run(), name="delivery"),
         asyncio.create_task(check_pending_domains(services), name="domains"),
     ]
-    announce = asyncio.create_task(_announce(server, settings))
+    announce = asyncio.create_task(_announce(server, services))
     try:
         await server.serve()
     finally:
@@ -63,10 +64,13 @@ async def run_server(settings: Settings) -> None:
         services.close()
 
 
-async def _announce(server: uvicorn.Server, settings: Settings) -> None:
+async def _announce(server: uvicorn.Server, services: Services) -> None:
     while not server.started:
         await asyncio.sleep(0.01)
     host, port = server.servers[0].sockets[0].getsockname()[:2]
+    settings = services.settings
+    if not settings.public_url:  # links must name the port really bound (--http HOST:0)
+        services.settings = replace(settings, public_url=f"http://{host}:{port}")
     print(f"postroom listening on http://{host}:{port} (delivery {settings.delivery}, "
           f"database {settings.effective_database_url.split('://')[0]})", flush=True)
 

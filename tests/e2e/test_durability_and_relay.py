@@ -1,0 +1,167 @@
+"""End to end: SIGKILL right after responses loses nothing; relay delivers to a real sink."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+from email.policy import default as default_policy
+from typing import Any
+
+import pytest
+
+from postroom.testing.fixtures import ses_client
+from postroom.testing.server import PostroomProcess
+from postroom.testing.sink import SinkServer
+
+
+def _approved_account(server: PostroomProcess, name: str, sender_domain: str) -> dict[str, str]:
+    """An account out of the sandbox with `sender_domain` verified through its TXT record."""
+    creds = server.create_account(name)
+    server.cli("accounts", "approve", name, "--max-rate", "10000", "--max-24h", "1000000")
+    return creds
+
+
+def _verify_address(server: PostroomProcess, ses: Any, account: str, address: str) -> None:
+    """Verify an address the way a user does: VerifyEmailIdentity, then open the link."""
+    import re
+    import urllib.request
+
+    ses.verify_email_identity(EmailAddress=address)
+    mails = server.cli_json("mailbox", "list", "--account", account)
+    raw = next(m["raw"] for m in mails if address in m["destinations"])
+    link = re.search(r"(http://\S+/verify/\S+)", raw)
+    assert link, raw
+    with urllib.request.urlopen(link.group(1), timeout=10) as response:
+        assert response.status == 200
+
+
+def test_sigkill_after_acknowledgement_loses_nothing(postroom_factory: Any,
+                                                     engine_url: str) -> None:
+    server = postroom_factory(database_url=engine_url)
+    creds = _approved_account(server, "durable", "example.com")
+    ses = ses_client(server, creds)
+    _verify_address(server, ses, "durable", "sender@example.com")
+
+    def send(i: int) -> str:
+        client = ses_client(server, creds)
+        response = client.send_email(
+            Source="sender@example.com",
+            Destination={"ToAddresses": [f"user{i}@example.org"]},
+            Message={"Subject": {"Data": f"durable {i}"}, "Body": {"Text": {"Data": "x"}}},
+        )
+        return str(response["MessageId"])
+
+    with ThreadPoolExecutor(8) as pool:
+        acknowledged = list(pool.map(send, range(60)))
+    server.kill()  # SIGKILL: no shutdown hooks, no flush
+
+    restarted = postroom_factory(database_url=engine_url, data_dir=server.data_dir)
+    history = restarted.cli_json("messages", "list", "--account", "durable", "--limit", "1000")
+    found = {m["message_id"]: m["status"] for m in history}
+    # Every acknowledged message survived: still queued (Send) or already delivered. Jobs the
+    # killed worker had leased wait for their lease to expire, then another worker takes them.
+    assert set(acknowledged) <= set(found)
+    assert {found[mid] for mid in acknowledged} <= {"Send", "Delivery"}
+    for mid in acknowledged[:3]:
+        shown = restarted.cli_json("messages", "show", mid)
+        assert shown["events"][0]["eventType"] == "Send"
+        assert shown["events"][0]["mail"]["messageId"] == mid
+
+
+async def test_relay_delivers_to_smarthost(postroom_factory: Any, sink: SinkServer) -> None:
+    server = await asyncio.to_thread(
+        postroom_factory, "--delivery", "relay", "--relay", f"127.0.0.1:{sink.port}",
+        "--relay-starttls", "off",
+    )
+    creds = await asyncio.to_thread(_approved_account, server, "relayer", "example.com")
+    ses = ses_client(server, creds, region="ap-northeast-2")
+    # The verification mail itself goes out through the relay.
+    await asyncio.to_thread(ses.verify_email_identity, EmailAddress="sender@example.com")
+    [verification] = await sink.wait_for(1)
+    assert verification.rcpt_tos == ["sender@example.com"]
+    link = verification.data.decode().split("/verify/")[1].split()[0]
+    import urllib.request
+
+    await asyncio.to_thread(
+        urllib.request.urlopen, f"{server.url}/verify/{link}", None, 10
+    )
+    response = await asyncio.to_thread(
+        ses.send_email,
+        Source="Sender <sender@example.com>",
+        Destination={"ToAddresses": ["to@example.org"], "CcAddresses": ["cc@example.net"],
+                     "BccAddresses": ["hidden@example.net"]},
+        Message={"Subject": {"Data": "임시 비밀번호", "Charset": "UTF-8"},
+                 "Body": {"Text": {"Data": "비밀번호: Xy7-42", "Charset": "UTF-8"}}},
+        ReturnPath="sender+bounces@example.com",
+    )
+    # One SMTP transaction per recipient domain, all with the same message.
+    received = (await sink.wait_for(3))[1:]
+    assert {m.mail_from for m in received} == {"sender+bounces@example.com"}
+    rcpts = sorted(r for m in received for r in m.rcpt_tos)
+    assert rcpts == ["cc@example.net", "hidden@example.net", "to@example.org"]
+    assert received[0].data == received[1].data
+    mail = received[0]
+    parsed = email.message_from_bytes(mail.data, policy=default_policy)
+    assert parsed["Subject"] == "임시 비밀번호"
+    assert "Bcc" not in parsed
+    assert parsed["Message-ID"] == f"<{response['MessageId']}@ap-northeast-2.amazonses.com>"
+    body = parsed.get_body(("plain",))
+    assert body is not None and body.get_content().strip() == "비밀번호: Xy7-42"
+    shown = await asyncio.to_thread(server.cli_json, "messages", "show", response["MessageId"])
+    deadline = time.monotonic() + 10
+    while [e["eventType"] for e in shown["events"]] != ["Send", "Delivery", "Delivery"]:
+        assert time.monotonic() < deadline, json.dumps(shown)[:2000]
+        await asyncio.sleep(0.2)
+        shown = await asyncio.to_thread(server.cli_json, "messages", "show",
+                                        response["MessageId"])
+    deliveries = [e["delivery"] for e in shown["events"][1:]]
+    assert all(d["smtpResponse"].startswith("250") for d in deliveries)
+    assert sorted(r for d in deliveries for r in d["recipients"]) == rcpts
+
+
+@pytest.mark.parametrize("reply,event", [("550 5.1.1 No such user", "Bounce"),
+                                         ("450 4.2.1 Try later", "DeliveryDelay")])
+async def test_relay_rejections_become_events(postroom_factory: Any, sink: SinkServer,
+                                              reply: str, event: str) -> None:
+    from postroom.testing.sink import SinkBehaviour
+
+    sink.behaviour = SinkBehaviour(rcpt_replies={"nobody@example.org": reply})
+    server = await asyncio.to_thread(
+        postroom_factory, "--delivery", "relay", "--relay", f"127.0.0.1:{sink.port}",
+        "--relay-starttls", "off",
+    )
+    creds = await asyncio.to_thread(_approved_account, server, "relayer", "example.com")
+    ses = ses_client(server, creds)
+    await asyncio.to_thread(ses.verify_email_identity, EmailAddress="sender@example.com")
+    [verification] = await sink.wait_for(1)
+    token = verification.data.decode().split("/verify/")[1].split()[0]
+    import urllib.request
+
+    await asyncio.to_thread(urllib.request.urlopen, f"{server.url}/verify/{token}", None, 10)
+    response = await asyncio.to_thread(
+        ses.send_email, Source="sender@example.com",
+        Destination={"ToAddresses": ["nobody@example.org"]},
+        Message={"Subject": {"Data": "hi"}, "Body": {"Text": {"Data": "x"}}},
+    )
+    deadline = time.monotonic() + 10
+    while True:
+        shown = await asyncio.to_thread(server.cli_json, "messages", "show",
+                                        response["MessageId"])
+        types = [e["eventType"] for e in shown["events"]]
+        if event in types:
+            break
+        assert time.monotonic() < deadline, types
+        await asyncio.sleep(0.2)
+    detail = shown["events"][types.index(event)]
+    if event == "Bounce":
+        bounce = detail["bounce"]
+        assert bounce["bounceType"] == "Permanent"
+        assert bounce["bouncedRecipients"][0]["status"] == "5.1.1"
+        assert "550 5.1.1 No such user" in bounce["bouncedRecipients"][0]["diagnosticCode"]
+    else:
+        delay = detail["deliveryDelay"]
+        assert delay["delayedRecipients"][0]["emailAddress"] == "nobody@example.org"
+        assert "450 4.2.1" in delay["delayedRecipients"][0]["diagnosticCode"]
