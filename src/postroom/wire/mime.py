@@ -1,0 +1,478 @@
+"""Build and rewrite RFC 5322 messages as Amazon SES does (pure, no I/O).
+
+* `build_simple_message`: SendEmail / v2 Simple content -> MIME bytes (CRLF, lines <= 998).
+* `prepare_raw_message`: SendRawEmail -> header surgery on the caller's bytes (the body is
+  never re-encoded, so 8-bit and DKIM-signed bodies survive), plus what SES reads from the
+  headers (recipients, X-SES-* controls).
+* `subject_of`, `summarize`: tolerant readers for history and mailbox listings.
+
+Choices where SES's exact behaviour is unknown (documented in the tests too):
+
+* Subject line breaks are unfolded to one space and other control characters dropped
+  (RFC 5322 section 2.2.3 unfolding), never rejected: the value stays harmless.
+* Unknown or unsafe Charset -> `InvalidParameterValue` `Unsupported charset: <name>`;
+  text that the charset cannot represent -> `Content cannot be encoded in charset <name>.`
+* v2 Simple headers that SES sets itself are refused (SES DG header-fields.md).
+* A raw message with bare LF line endings is converted to CRLF (RFC 5322 section 2.1 and
+  RFC 5321 section 2.3.8 require CRLF on the wire); CRLF messages keep their bytes.
+* Raw `Return-Path` and `Bcc` headers are read, then removed (the receiving MTA writes
+  Return-Path, RFC 5321 section 4.4; SES never sends Bcc on).
+"""
+
+from __future__ import annotations
+
+import codecs
+import email.policy
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.message import EmailMessage, MIMEPart
+from email.utils import format_datetime
+from typing import Any
+
+from postroom.errors import InvalidParameterValue
+from postroom.wire.addresses import Address, encode_words, parse_address_header
+
+MAX_MESSAGE_SIZE = 10_485_760  # v1 SendRawEmail after base64 (SES DG quotas.md)
+MAX_HEADER_SECTION = 100 * 1024  # guess: SES's limit behind `Header section too long.`
+MAX_LINE = 998  # RFC 5322 section 2.1.1, excluding CRLF
+_FOLD_AT = 76  # RFC 2047 section 2 (lines with encoded-words), within RFC 5322's 78
+
+# SMTP policy: CRLF line ends; headers we fold ourselves are written as given; QP and
+# base64 body lines <= 76 (RFC 2045 section 6.7 (5), section 6.8).
+_POLICY = email.policy.SMTP.clone(refold_source="none", max_line_length=76)
+_TOKEN = re.compile(r"[A-Za-z0-9._+-]+")
+_CHARSET = re.compile(r"[A-Za-z0-9!#$%&'+^_`{}~-]{1,40}")  # RFC 2978 mime-charset chars
+_NOT_TEXT_CODECS = {"idna", "punycode", "raw-unicode-escape", "unicode-escape", "undefined"}
+_NEWLINES = re.compile(r"\r\n|\r|\n")
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+# SES DG header-fields.md: "you cannot set custom header content for headers that are set
+# by SES" in v2 Simple/Template content.
+def _lowered(names: str) -> frozenset[str]:
+    return frozenset(names.lower().split())
+
+
+_RESERVED = _lowered(
+    "Bcc Cc Content-Disposition Content-Type Content-Transfer-Encoding Date From "
+    "Message-ID MIME-Version Reply-To Return-Path Subject To"
+)
+_HEADER_NAME = re.compile(r"[!-9;-~]{1,126}")  # botocore sesv2 MessageHeaderName
+_HEADER_VALUE = re.compile(r"[ -~]{1,995}")  # botocore sesv2 MessageHeaderValue
+
+
+@dataclass(frozen=True)
+class Content:
+    """An SES `Content` (Data + optional Charset)."""
+
+    data: str
+    charset: str | None = None
+
+
+def check_message_size(raw_len: int, limit: int = MAX_MESSAGE_SIZE) -> None:
+    """SES v1 raw size limit, with AWS's text (aws/aws-sdk-go-v2#1774)."""
+    if raw_len > limit:
+        raise InvalidParameterValue(f"Message length is more than {limit} bytes long: '{raw_len}'.")
+
+
+def format_date(date: float) -> str:
+    """RFC 5322 section 3.3 date-time in UTC (`Mon, 01 Jan 2024 00:00:00 +0000`)."""
+    return format_datetime(datetime.fromtimestamp(date, tz=UTC))
+
+
+def format_message_id(message_id: str, mail_domain: str) -> str:
+    """`<{MessageId}@{domain}>` as SES writes it (ses-spec 2.2); both parts must be tokens."""
+    if not (_TOKEN.fullmatch(message_id) and _TOKEN.fullmatch(mail_domain)):
+        raise ValueError(f"unsafe Message-ID parts: {message_id!r}@{mail_domain!r}")
+    return f"<{message_id}@{mail_domain}>"
+
+
+# --- SendEmail ----------------------------------------------------------------------------
+
+
+def build_simple_message(
+    *,
+    source: Address,
+    to: Sequence[Address],
+    cc: Sequence[Address],
+    reply_to: Sequence[Address],
+    subject: Content,
+    text: Content | None,
+    html: Content | None,
+    message_id: str,
+    mail_domain: str,
+    date: float,
+    extra_headers: Sequence[tuple[str, str]] = (),
+) -> bytes:
+    """The message SES builds for SendEmail: no Bcc header, ever (recipients are envelope)."""
+    msg = EmailMessage(policy=_POLICY)
+    headers: list[tuple[str, str]] = [("From", source.header_value)]
+    if reply_to:
+        headers.append(("Reply-To", ", ".join(a.header_value for a in reply_to)))
+    if to:
+        headers.append(("To", ", ".join(a.header_value for a in to)))
+    if cc:
+        headers.append(("Cc", ", ".join(a.header_value for a in cc)))
+    headers += [
+        ("Subject", encode_subject(subject)),
+        ("Message-ID", format_message_id(message_id, mail_domain)),
+        ("Date", format_date(date)),
+        ("MIME-Version", "1.0"),
+    ]
+    headers += _checked_extra_headers(extra_headers)
+    for name, value in headers:
+        msg.set_raw(name, fold(name, value))
+    _set_body(msg, text, html)
+    return msg.as_bytes()
+
+
+def encode_subject(subject: Content) -> str:
+    """Subject text as a 7-bit header value: as is when plain ASCII, else RFC 2047 words
+    in the requested charset (UTF-8 by default)."""
+    charset = resolve_charset(subject.charset) if subject.charset else None
+    value = _CONTROLS.sub("", _NEWLINES.sub(" ", subject.data))
+    if charset:
+        _encode(value, charset)
+    plain = (
+        value.isascii()
+        and "=?" not in value
+        and all(len(word) <= _FOLD_AT - len("Subject: ") for word in value.split(" "))
+    )
+    return value if plain else encode_words(value, charset or "utf-8")
+
+
+def fold(name: str, value: str, width: int = _FOLD_AT) -> str:
+    """Fold at spaces (RFC 5322 section 2.2.3): CRLF goes before an existing space, so
+    unfolding gives back exactly `value`. Words longer than a line stay whole."""
+    lines: list[str] = []
+    line = ""
+    used = len(name) + 2
+    for i, word in enumerate(value.split(" ")):
+        if i == 0:
+            line = word
+        elif word and used + len(line) + 1 + len(word) > width and line.strip(" "):
+            lines.append(line)
+            line, used = " " + word, 0
+        else:
+            line += " " + word
+    lines.append(line)
+    return "\r\n".join(lines)
+
+
+def resolve_charset(label: str) -> str:
+    """Validate an SES Charset (`UTF-8`, `ISO-8859-1`, `Shift_JIS`, ...); returns it as given."""
+    if not _CHARSET.fullmatch(label):
+        raise InvalidParameterValue("Unsupported charset.")
+    try:
+        name = codecs.lookup(label).name.replace("_", "-")
+        "".encode(label)  # LookupError for bytes-to-bytes codecs such as base64
+    except LookupError:
+        raise InvalidParameterValue(f"Unsupported charset: {label}") from None
+    if name in _NOT_TEXT_CODECS:
+        raise InvalidParameterValue(f"Unsupported charset: {label}")
+    return label
+
+
+def _encode(text: str, charset: str) -> bytes:
+    try:
+        return text.encode(charset)
+    except UnicodeError:
+        raise InvalidParameterValue(f"Content cannot be encoded in charset {charset}.") from None
+
+
+def _checked_extra_headers(headers: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    """v2 Simple `Headers` (botocore sesv2 MessageHeader rules; name+value <= 996)."""
+    for name, value in headers:
+        if not _HEADER_NAME.fullmatch(name) or not _HEADER_VALUE.fullmatch(value):
+            raise InvalidParameterValue(f"Invalid header: {name[:126]!r}.")
+        if len(name) + len(value) > 996:
+            raise InvalidParameterValue(f"Header {name} is too long.")
+        if name.lower() in _RESERVED or name.lower().startswith("x-ses-"):
+            raise InvalidParameterValue(f"Header {name} cannot be set; SES sets it.")
+    return list(headers)
+
+
+def _set_body(msg: EmailMessage, text: Content | None, html: Content | None) -> None:
+    """text -> text/plain, html -> text/html, both -> multipart/alternative (text first,
+    RFC 2046 section 5.1.4: the richest alternative last)."""
+    if text is not None and html is not None:
+        msg["Content-Type"] = "multipart/alternative"
+        for content, subtype in ((text, "plain"), (html, "html")):
+            part = MIMEPart(policy=_POLICY)
+            _set_text(part, content, subtype)
+            msg.attach(part)  # type: ignore[arg-type]  # typeshed wants EmailMessage
+        return
+    if html is not None:
+        _set_text(msg, html, "html")
+    else:
+        _set_text(msg, text or Content(""), "plain")
+
+
+def _set_text(part: MIMEPart, content: Content, subtype: str) -> None:
+    charset = resolve_charset(content.charset) if content.charset else "utf-8"
+    data = _NEWLINES.sub("\r\n", content.data)
+    encoded = _encode(data, charset)
+    if "\r\n".encode(charset) != b"\r\n":  # UTF-16/32: not ASCII-compatible, base64 it
+        part.set_content(encoded, "text", subtype, cte="base64", params={"charset": charset})
+        return
+    part.set_content(data, subtype=subtype, charset=charset, cte=_choose_cte(encoded))
+
+
+def _choose_cte(encoded: bytes) -> str:
+    """7bit when it is (RFC 2045 section 2.7), else whichever of QP / base64 is smaller."""
+    lines = encoded.split(b"\r\n")
+    if (
+        encoded.isascii()
+        and max(len(line) for line in lines) <= MAX_LINE
+        and not any(_CONTROLS.search(line.decode("ascii")) for line in lines)
+    ):
+        return "7bit"
+    high = sum(1 for b in encoded if b > 0x7E)
+    return "base64" if high * 3 > len(encoded) else "quoted-printable"
+
+
+# --- SendRawEmail -------------------------------------------------------------------------
+
+_FIELD = re.compile(rb"([\x21-\x39\x3b-\x7e]*)[ \t]*:")  # RFC 5322 3.6.8 field-name ':'
+_SES_CONTROL = ("x-ses-source-arn", "x-ses-from-arn", "x-ses-return-path-arn")
+_DROPPED = frozenset(
+    ("bcc", "return-path", "x-ses-configuration-set", "x-ses-message-tags", *_SES_CONTROL)
+)
+# SES DG header-fields.md: fields that "can't appear more than once" (Date and Message-ID
+# are replaced and Return-Path removed, so their duplicates are harmless).
+_SINGLE = _lowered(
+    "Accept-Language acceptLanguage Archived-At Auto-Submitted Bounces-to Comments "
+    "Content-Alternative Content-Base Content-Class Content-Description "
+    "Content-Disposition Content-Duration Content-ID Content-Language Content-Length "
+    "Content-Location Content-MD5 Content-Transfer-Encoding Content-Type Delivered-To "
+    "Disposition-Notification-Options Disposition-Notification-To DKIM-Signature "
+    "DomainKey-Signature Errors-To From Importance In-Reply-To Keywords List-Archive "
+    "List-Help List-Id List-Owner List-Post List-Subscribe List-Unsubscribe "
+    "List-Unsubscribe-Post Message-Context MIME-Version Organization Original-From "
+    "Original-Message-ID Original-Recipient Original-Subject Precedence Priority "
+    "References Reply-To Return-Receipt-To Sender Solicitation Sensitivity Subject "
+    "Thread-Index Thread-Topic User-Agent VBR-Info"
+)
+
+
+@dataclass(frozen=True)
+class _Field:
+    name: str
+    raw: bytes  # the whole field: name, value, continuation lines and CRLF
+
+    @property
+    def key(self) -> str:
+        return self.name.lower()
+
+    @property
+    def value(self) -> str:
+        """Unfolded (RFC 5322 2.2.3) value; 8-bit bytes read as UTF-8."""
+        value = self.raw.split(b":", 1)[1]
+        value = re.sub(rb"\r?\n(?=[ \t])", b"", value).rstrip(b"\r\n")
+        return value.decode("utf-8", errors="replace").strip(" \t")
+
+
+@dataclass(frozen=True)
+class PreparedRaw:
+    """A SendRawEmail message ready to queue, and what SES reads from its headers."""
+
+    data: bytes
+    from_: list[Address]
+    recipients: list[Address]  # To + Cc + Bcc headers, in order (duplicates kept)
+    subject: str
+    configuration_set: str | None
+    tags: list[tuple[str, str]]
+    source_arn: str | None
+    from_arn: str | None
+    return_path_arn: str | None
+    sender: Address | None = None
+    reply_to: tuple[Address, ...] = ()
+    return_path: Address | None = None
+
+
+def prepare_raw_message(
+    raw: bytes, *, message_id: str, mail_domain: str, date: float
+) -> PreparedRaw:
+    """SES SendRawEmail rewriting: our Message-ID and Date, X-SES-* read then stripped,
+    Bcc and Return-Path removed; every other byte kept (ses-spec 4.2, SES DG header-fields)."""
+    if b"\n" in raw and raw.count(b"\n") != raw.count(b"\r\n"):
+        raw = re.sub(rb"\r?\n", b"\r\n", raw)
+    fields, body = _split_fields(raw, strict=True)
+    _check_duplicates(fields)
+    values = _values(fields)
+    addresses = {key: _addresses(values, key) for key in ("from", "to", "cc", "bcc", "reply-to")}
+    mid = f"Message-ID: {format_message_id(message_id, mail_domain)}\r\n".encode("ascii")
+    stamp = f"Date: {format_date(date)}\r\n".encode("ascii")
+    return PreparedRaw(
+        data=_rewrite(fields, body, {"message-id": mid, "date": stamp}),
+        from_=addresses["from"],
+        recipients=addresses["to"] + addresses["cc"] + addresses["bcc"],
+        subject=_decoded("subject", values.get("subject", [""])[0]),
+        configuration_set=_first(values, "x-ses-configuration-set"),
+        tags=_parse_tags(values.get("x-ses-message-tags", [])),
+        source_arn=_first(values, "x-ses-source-arn"),
+        from_arn=_first(values, "x-ses-from-arn"),
+        return_path_arn=_first(values, "x-ses-return-path-arn"),
+        sender=_single_address(values, "sender"),
+        reply_to=tuple(addresses["reply-to"]),
+        return_path=_single_address(values, "return-path"),
+    )
+
+
+def require_recipients(prepared: PreparedRaw, destinations: Sequence[Address]) -> None:
+    """No `Destinations` and no To/Cc/Bcc header: SES's text (aristidb/aws#73)."""
+    if not destinations and not prepared.recipients:
+        raise InvalidParameterValue("Missing required header 'To'.")
+
+
+def require_from(prepared: PreparedRaw, source: Address | None) -> None:
+    """No `Source` and no From header (text modelled on the 'To' one; a guess)."""
+    if source is None and not prepared.from_:
+        raise InvalidParameterValue("Missing required header 'From'.")
+
+
+def _split_fields(raw: bytes, *, strict: bool) -> tuple[list[_Field], bytes]:
+    """Header fields (RFC 5322 2.2) and the rest: the blank separator line and the body.
+
+    A line that is not a field ends the header section and a blank line is inserted before
+    it (the sender forgot the separator, RFC 5322 section 2.1).
+    """
+    mbox = raw.startswith(b"From ") and not _FIELD.match(raw)  # mbox envelope line
+    pos = len(raw.split(b"\n", 1)[0]) + 1 if mbox else 0
+    fields: list[_Field] = []
+    while pos < len(raw):
+        end = raw.find(b"\n", pos)
+        end = len(raw) if end < 0 else end + 1
+        line = raw[pos:end]
+        if strict and end > MAX_HEADER_SECTION:
+            raise InvalidParameterValue("Header section too long.")
+        if line in (b"\r\n", b"\n"):
+            if strict and not fields:
+                raise InvalidParameterValue("Illegal content.")
+            return fields, raw[pos:]
+        match = _FIELD.match(line)
+        if line[:1] in (b" ", b"\t") and fields:
+            fields[-1] = _Field(fields[-1].name, fields[-1].raw + line)
+        elif match and match.group(1):
+            fields.append(_Field(match.group(1).decode("ascii"), line))
+        elif strict and line[:1] in (b":", b" ", b"\t"):
+            raise InvalidParameterValue("Empty header names are illegal.")
+        elif strict and not fields:
+            raise InvalidParameterValue("Illegal content.")
+        else:
+            return fields, (b"\r\n" if fields else b"") + raw[pos:]
+        pos = end
+    if strict and not fields:  # empty message
+        raise InvalidParameterValue("Illegal content.")
+    return fields, b""
+
+
+def _check_duplicates(fields: list[_Field]) -> None:
+    seen: set[str] = set()
+    for field in fields:
+        if field.key in _SINGLE and field.key in seen:
+            raise InvalidParameterValue(f"Duplicate header '{field.name}'.")
+        seen.add(field.key)
+
+
+def _values(fields: list[_Field]) -> dict[str, list[str]]:
+    values: dict[str, list[str]] = {}
+    for field in fields:
+        values.setdefault(field.key, []).append(field.value)
+    return values
+
+
+def _rewrite(fields: list[_Field], body: bytes, replace: dict[str, bytes]) -> bytes:
+    """Header block with `replace` fields put at their first occurrence (else appended)."""
+    out: list[bytes] = []
+    for field in fields:
+        if field.key in replace:
+            out.append(replace.pop(field.key))
+        elif field.key not in _DROPPED and field.key not in ("message-id", "date"):
+            out.append(field.raw if field.raw.endswith(b"\n") else field.raw + b"\r\n")
+    out.extend(replace.values())
+    return b"".join(out) + body
+
+
+def _addresses(values: dict[str, list[str]], key: str) -> list[Address]:
+    found: list[Address] = []
+    for value in values.get(key, []):
+        found += parse_address_header(value)
+    return found
+
+
+def _single_address(values: dict[str, list[str]], key: str) -> Address | None:
+    raw = values.get(key, [""])[0]
+    found = [] if raw.strip(" \t<>") == "" else parse_address_header(raw)  # <>: null path
+    return found[0] if found else None
+
+
+def _first(values: dict[str, list[str]], key: str) -> str | None:
+    found = values.get(key)
+    return found[0].strip() if found and found[0].strip() else None
+
+
+def _parse_tags(values: list[str]) -> list[tuple[str, str]]:
+    """`X-SES-MESSAGE-TAGS: k1=v1, k2=v2` (SES DG event-publishing); names/values are
+    validated by the caller with the API Tags rules."""
+    tags: list[tuple[str, str]] = []
+    for value in values:
+        for item in value.split(","):
+            if not item.strip():
+                continue
+            name, eq, tag_value = item.partition("=")
+            if not eq:
+                raise InvalidParameterValue("Expected '=', got 'null'")
+            tags.append((name.strip(), tag_value.strip()))
+    return tags
+
+
+def _decoded(name: str, value: str) -> str:
+    """RFC 2047 decoding through the email package's header registry."""
+    try:
+        return str(email.policy.default.header_factory(name, value))
+    except Exception:  # noqa: BLE001 - listings must never fail on an odd header
+        return value
+
+
+def _address_items(name: str, value: str) -> list[str]:
+    """Each address of a header, decoded (`Name <a@b>`); the raw value if unparsable."""
+    try:
+        header: Any = email.policy.default.header_factory(name, value)
+        return [str(a) for a in header.addresses]
+    except Exception:  # noqa: BLE001
+        return [value] if value else []
+
+
+# --- listings -----------------------------------------------------------------------------
+
+
+def subject_of(data: bytes) -> str:
+    """Decoded Subject of a stored message ('' if none); never raises."""
+    return summarize(data)["subject"]
+
+
+def summarize(data: bytes) -> dict[str, Any]:
+    """from, to, cc (lists), subject, date, message_id of a stored message, decoded."""
+    try:
+        fields, _ = _split_fields(data, strict=False)
+    except Exception:  # noqa: BLE001
+        fields = []
+    values = _values(fields)
+
+    def one(key: str) -> str:
+        return _decoded(key, values[key][0]) if key in values else ""
+
+    def many(key: str) -> list[str]:
+        return [item for v in values.get(key, []) for item in _address_items(key, v)]
+
+    return {
+        "from": one("from"),
+        "to": many("to"),
+        "cc": many("cc"),
+        "subject": one("subject"),
+        "date": one("date"),
+        "message_id": one("message-id"),
+    }
