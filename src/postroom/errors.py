@@ -86,7 +86,9 @@ class AuthError(ClientError):
 
 class InvalidAction(ClientError):
     code = "InvalidAction"
-    default_message = "The action or operation requested is invalid. Verify that the action is typed correctly."
+    default_message = (
+        "The action or operation requested is invalid. Verify that the action is typed correctly."
+    )
 
 
 class InvalidParameterValue(ClientError):

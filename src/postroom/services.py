@@ -60,5 +60,6 @@ def open_database(settings: Settings) -> Database:
 def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     db = open_database(settings)
     box = SecretBox.from_settings(settings.secret_key, settings.data_dir)
-    return Services(settings=settings, clock=clock or SystemClock(), db=db, box=box,
-                    keys=KeyCache(db, box))
+    return Services(
+        settings=settings, clock=clock or SystemClock(), db=db, box=box, keys=KeyCache(db, box)
+    )

@@ -38,8 +38,9 @@ def _verify_address(server: PostroomProcess, ses: Any, account: str, address: st
         assert response.status == 200
 
 
-def test_sigkill_after_acknowledgement_loses_nothing(postroom_factory: Any,
-                                                     engine_url: str) -> None:
+def test_sigkill_after_acknowledgement_loses_nothing(
+    postroom_factory: Any, engine_url: str
+) -> None:
     server = postroom_factory(database_url=engine_url)
     creds = _approved_account(server, "durable", "example.com")
     ses = ses_client(server, creds)
@@ -73,8 +74,13 @@ def test_sigkill_after_acknowledgement_loses_nothing(postroom_factory: Any,
 
 async def test_relay_delivers_to_smarthost(postroom_factory: Any, sink: SinkServer) -> None:
     server = await asyncio.to_thread(
-        postroom_factory, "--delivery", "relay", "--relay", f"127.0.0.1:{sink.port}",
-        "--relay-starttls", "off",
+        postroom_factory,
+        "--delivery",
+        "relay",
+        "--relay",
+        f"127.0.0.1:{sink.port}",
+        "--relay-starttls",
+        "off",
     )
     creds = await asyncio.to_thread(_approved_account, server, "relayer", "example.com")
     ses = ses_client(server, creds, region="ap-northeast-2")
@@ -85,16 +91,19 @@ async def test_relay_delivers_to_smarthost(postroom_factory: Any, sink: SinkServ
     link = verification.data.decode().split("/verify/")[1].split()[0]
     import urllib.request
 
-    await asyncio.to_thread(
-        urllib.request.urlopen, f"{server.url}/verify/{link}", None, 10
-    )
+    await asyncio.to_thread(urllib.request.urlopen, f"{server.url}/verify/{link}", None, 10)
     response = await asyncio.to_thread(
         ses.send_email,
         Source="Sender <sender@example.com>",
-        Destination={"ToAddresses": ["to@example.org"], "CcAddresses": ["cc@example.net"],
-                     "BccAddresses": ["hidden@example.net"]},
-        Message={"Subject": {"Data": "임시 비밀번호", "Charset": "UTF-8"},
-                 "Body": {"Text": {"Data": "비밀번호: Xy7-42", "Charset": "UTF-8"}}},
+        Destination={
+            "ToAddresses": ["to@example.org"],
+            "CcAddresses": ["cc@example.net"],
+            "BccAddresses": ["hidden@example.net"],
+        },
+        Message={
+            "Subject": {"Data": "임시 비밀번호", "Charset": "UTF-8"},
+            "Body": {"Text": {"Data": "비밀번호: Xy7-42", "Charset": "UTF-8"}},
+        },
         ReturnPath="sender+bounces@example.com",
     )
     # One SMTP transaction per recipient domain, all with the same message.
@@ -115,23 +124,29 @@ async def test_relay_delivers_to_smarthost(postroom_factory: Any, sink: SinkServ
     while [e["eventType"] for e in shown["events"]] != ["Send", "Delivery", "Delivery"]:
         assert time.monotonic() < deadline, json.dumps(shown)[:2000]
         await asyncio.sleep(0.2)
-        shown = await asyncio.to_thread(server.cli_json, "messages", "show",
-                                        response["MessageId"])
+        shown = await asyncio.to_thread(server.cli_json, "messages", "show", response["MessageId"])
     deliveries = [e["delivery"] for e in shown["events"][1:]]
     assert all(d["smtpResponse"].startswith("250") for d in deliveries)
     assert sorted(r for d in deliveries for r in d["recipients"]) == rcpts
 
 
-@pytest.mark.parametrize("reply,event", [("550 5.1.1 No such user", "Bounce"),
-                                         ("450 4.2.1 Try later", "DeliveryDelay")])
-async def test_relay_rejections_become_events(postroom_factory: Any, sink: SinkServer,
-                                              reply: str, event: str) -> None:
+@pytest.mark.parametrize(
+    "reply,event", [("550 5.1.1 No such user", "Bounce"), ("450 4.2.1 Try later", "DeliveryDelay")]
+)
+async def test_relay_rejections_become_events(
+    postroom_factory: Any, sink: SinkServer, reply: str, event: str
+) -> None:
     from postroom.testing.sink import SinkBehaviour
 
     sink.behaviour = SinkBehaviour(rcpt_replies={"nobody@example.org": reply})
     server = await asyncio.to_thread(
-        postroom_factory, "--delivery", "relay", "--relay", f"127.0.0.1:{sink.port}",
-        "--relay-starttls", "off",
+        postroom_factory,
+        "--delivery",
+        "relay",
+        "--relay",
+        f"127.0.0.1:{sink.port}",
+        "--relay-starttls",
+        "off",
     )
     creds = await asyncio.to_thread(_approved_account, server, "relayer", "example.com")
     ses = ses_client(server, creds)
@@ -142,14 +157,14 @@ async def test_relay_rejections_become_events(postroom_factory: Any, sink: SinkS
 
     await asyncio.to_thread(urllib.request.urlopen, f"{server.url}/verify/{token}", None, 10)
     response = await asyncio.to_thread(
-        ses.send_email, Source="sender@example.com",
+        ses.send_email,
+        Source="sender@example.com",
         Destination={"ToAddresses": ["nobody@example.org"]},
         Message={"Subject": {"Data": "hi"}, "Body": {"Text": {"Data": "x"}}},
     )
     deadline = time.monotonic() + 10
     while True:
-        shown = await asyncio.to_thread(server.cli_json, "messages", "show",
-                                        response["MessageId"])
+        shown = await asyncio.to_thread(server.cli_json, "messages", "show", response["MessageId"])
         types = [e["eventType"] for e in shown["events"]]
         if event in types:
             break

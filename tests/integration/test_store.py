@@ -34,7 +34,12 @@ def _account(db: Database, name: str = "acme", verified: tuple[str, ...] = ()) -
         account = account_store.insert_account(conn, name, T0)  # type: ignore[arg-type]
         for identity in verified:
             found = identity_store.upsert_pending(
-                conn, account.id, "us-east-1", identity, rules.kind_of(identity), "t-" + identity,  # type: ignore[arg-type]
+                conn,
+                account.id,
+                "us-east-1",
+                identity,
+                rules.kind_of(identity),
+                "t-" + identity,  # type: ignore[arg-type]
                 T0,
             )
             identity_store.set_status(conn, found, rules.SUCCESS, T0, verified=True)  # type: ignore[arg-type]
@@ -43,13 +48,20 @@ def _account(db: Database, name: str = "acme", verified: tuple[str, ...] = ()) -
     return db.transact(job)  # type: ignore[arg-type]
 
 
-def _submission(account_id: str, n: int, recipients: list[str], when: float,
-                source: str = "me@example.com") -> Submission:
+def _submission(
+    account_id: str, n: int, recipients: list[str], when: float, source: str = "me@example.com"
+) -> Submission:
     return Submission(
-        caller=Caller(account_id, "us-east-1"), operation="SendEmail",
-        message_id=f"msg-{n}", senders=[parse_address(source)],
-        recipients=[parse_address(r) for r in recipients], envelope_from=source, source=source,
-        subject=f"s{n}", raw=b"Subject: x\r\n\r\nbody\r\n", created_at=when,
+        caller=Caller(account_id, "us-east-1"),
+        operation="SendEmail",
+        message_id=f"msg-{n}",
+        senders=[parse_address(source)],
+        recipients=[parse_address(r) for r in recipients],
+        envelope_from=source,
+        source=source,
+        subject=f"s{n}",
+        raw=b"Subject: x\r\n\r\nbody\r\n",
+        created_at=when,
     )
 
 
@@ -121,8 +133,15 @@ def test_verification_link_valid_for_24_hours(db: Database) -> None:
     account_id = _account(db)
 
     def start(conn: object, identity: str, token: str, when: float) -> None:
-        identity_store.upsert_pending(conn, account_id, "us-east-1", identity, rules.EMAIL,  # type: ignore[arg-type]
-                                      token, when)
+        identity_store.upsert_pending(
+            conn,
+            account_id,
+            "us-east-1",
+            identity,
+            rules.EMAIL,  # type: ignore[arg-type]
+            token,
+            when,
+        )
 
     db.transact(lambda c: start(c, "fresh@example.com", "tok-fresh", T0))
     db.transact(lambda c: start(c, "late@example.com", "tok-late", T0))

@@ -45,11 +45,20 @@ def classify(recipient: str, code: int, enhanced: str, text: str) -> Outcome:
     if 400 <= code < 500:
         return Outcome(recipient, "deferred", code, enhanced, text)
     reply = " ".join(str(x) for x in (code, enhanced, text) if x)
-    return Outcome(recipient, "bounced", code, enhanced, text, "Permanent", "General",
-                   f"smtp; {reply}")
+    return Outcome(
+        recipient, "bounced", code, enhanced, text, "Permanent", "General", f"smtp; {reply}"
+    )
 
 
 def expired(outcome: Outcome) -> Outcome:
     """A deferral whose retry window has closed becomes a Transient bounce."""
-    return Outcome(outcome.recipient, "bounced", outcome.code, outcome.enhanced, outcome.text,
-                   "Transient", "General", f"smtp; {outcome.reply}")
+    return Outcome(
+        outcome.recipient,
+        "bounced",
+        outcome.code,
+        outcome.enhanced,
+        outcome.text,
+        "Transient",
+        "General",
+        f"smtp; {outcome.reply}",
+    )

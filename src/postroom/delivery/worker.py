@@ -35,9 +35,15 @@ Transport = Callable[[str, Sequence[str], bytes], Awaitable[TransportResult]]
 def relay_transport(settings: Settings) -> Transport:
     relay = settings.relay
     config = RelayConfig(
-        host=relay.host, port=relay.port, starttls=relay.starttls,
-        implicit_tls=relay.implicit_tls, username=relay.username, password=relay.password,
-        tls_verify=relay.tls_verify, cafile=relay.cafile, helo_name=settings.helo_name,
+        host=relay.host,
+        port=relay.port,
+        starttls=relay.starttls,
+        implicit_tls=relay.implicit_tls,
+        username=relay.username,
+        password=relay.password,
+        tls_verify=relay.tls_verify,
+        cafile=relay.cafile,
+        helo_name=settings.helo_name,
     )
 
     async def send(mail_from: str, recipients: Sequence[str], data: bytes) -> TransportResult:
@@ -47,8 +53,9 @@ def relay_transport(settings: Settings) -> Transport:
 
 
 class DeliveryWorker:
-    def __init__(self, db: Database, settings: Settings, clock: Clock,
-                 transport: Transport | None = None) -> None:
+    def __init__(
+        self, db: Database, settings: Settings, clock: Clock, transport: Transport | None = None
+    ) -> None:
         self.db = db
         self.settings = settings
         self.clock = clock
@@ -117,17 +124,25 @@ class DeliveryWorker:
         else:
             result = await self.transport(envelope_from, job.recipients, record.raw)
             remote_ip = result.remote_ip
-            outcomes = [classify(r.recipient, r.code, r.enhanced, r.text)
-                        for r in result.recipients]
+            outcomes = [
+                classify(r.recipient, r.code, r.enhanced, r.text) for r in result.recipients
+            ]
         now = self.clock.now()
         await self.db.write(
-            lambda conn: self.record(conn, job, record, outcomes, started, now, captured,
-                                     remote_ip)
+            lambda conn: self.record(conn, job, record, outcomes, started, now, captured, remote_ip)
         )
 
-    def record(self, conn: Connection, job: store.Job, record: ev.MailRecord,
-               outcomes: list[Outcome], started: float, now: float, captured: bool,
-               remote_ip: str | None) -> None:
+    def record(
+        self,
+        conn: Connection,
+        job: store.Job,
+        record: ev.MailRecord,
+        outcomes: list[Outcome],
+        started: float,
+        now: float,
+        captured: bool,
+        remote_ip: str | None,
+    ) -> None:
         deferred = [o for o in outcomes if o.kind == "deferred"]
         next_at = now + retry.next_delay(job.attempts + 1, self.settings.retry_initial)
         giving_up = bool(deferred) and retry.gives_up(
@@ -148,37 +163,79 @@ class DeliveryWorker:
         else:
             store.finish(conn, job, last_reply)
 
-    def _events(self, record: ev.MailRecord, outcomes: list[Outcome], started: float,
-                now: float, remote_ip: str | None, next_at: float) -> list[ev.Event]:
+    def _events(
+        self,
+        record: ev.MailRecord,
+        outcomes: list[Outcome],
+        started: float,
+        now: float,
+        remote_ip: str | None,
+        next_at: float,
+    ) -> list[ev.Event]:
         found: list[ev.Event] = []
         delivered = [o for o in outcomes if o.kind in ("delivered", "complained")]
         if delivered:
-            found.append(ev.delivery([o.recipient for o in delivered], now, record.created_at,
-                                     delivered[0].reply, self.reporting_mta, remote_ip))
+            found.append(
+                ev.delivery(
+                    [o.recipient for o in delivered],
+                    now,
+                    record.created_at,
+                    delivered[0].reply,
+                    self.reporting_mta,
+                    remote_ip,
+                )
+            )
         bounces: dict[tuple[str, str], list[Outcome]] = defaultdict(list)
         for o in outcomes:
             if o.kind == "bounced":
                 bounces[(o.bounce_type, o.bounce_sub_type)].append(o)
         for (kind, sub), group in bounces.items():
-            bounced = [{"emailAddress": o.recipient, "action": "failed", "status": o.status,
-                        "diagnosticCode": o.diagnostic} for o in group]
-            found.append(ev.bounce(bounced, now, kind, sub, ids.message_id(record.region, now),
-                                   f"dsn; {self.reporting_mta}", remote_ip))
+            bounced = [
+                {
+                    "emailAddress": o.recipient,
+                    "action": "failed",
+                    "status": o.status,
+                    "diagnosticCode": o.diagnostic,
+                }
+                for o in group
+            ]
+            found.append(
+                ev.bounce(
+                    bounced,
+                    now,
+                    kind,
+                    sub,
+                    ids.message_id(record.region, now),
+                    f"dsn; {self.reporting_mta}",
+                    remote_ip,
+                )
+            )
         complained = [o.recipient for o in outcomes if o.kind == "complained"]
         if complained:
-            found.append(ev.complaint(complained, now, ids.message_id(record.region, now),
-                                      record.created_at))
+            found.append(
+                ev.complaint(complained, now, ids.message_id(record.region, now), record.created_at)
+            )
         deferred = [o for o in outcomes if o.kind == "deferred"]
         if deferred:
-            delayed = [{"emailAddress": o.recipient, "status": o.status,
-                        "diagnosticCode": f"smtp; {o.reply}"} for o in deferred]
+            delayed = [
+                {
+                    "emailAddress": o.recipient,
+                    "status": o.status,
+                    "diagnosticCode": f"smtp; {o.reply}",
+                }
+                for o in deferred
+            ]
             expiration = record.created_at + self.settings.retry_max_age
-            found.append(ev.delivery_delay(delayed, now, _delay_type(deferred[0]), expiration,
-                                           self.reporting_mta))
+            found.append(
+                ev.delivery_delay(
+                    delayed, now, _delay_type(deferred[0]), expiration, self.reporting_mta
+                )
+            )
         return found
 
-    def _count(self, conn: Connection, account_id: str, outcomes: list[Outcome],
-               now: float) -> None:
+    def _count(
+        self, conn: Connection, account_id: str, outcomes: list[Outcome], now: float
+    ) -> None:
         attempted = sum(1 for o in outcomes if o.kind != "deferred")
         if attempted:
             usage.count_stat(conn, account_id, now, "delivery_attempts", attempted)

@@ -53,8 +53,14 @@ class MailRecord:
     tags: dict[str, list[str]]
 
 
-def delivery(recipients: list[str], when: float, started: float, smtp_response: str,
-             reporting_mta: str, remote_ip: str | None = None) -> Event:
+def delivery(
+    recipients: list[str],
+    when: float,
+    started: float,
+    smtp_response: str,
+    reporting_mta: str,
+    remote_ip: str | None = None,
+) -> Event:
     detail: dict[str, Any] = {
         "timestamp": iso_millis(when),
         "processingTimeMillis": max(0, int((when - started) * 1000)),
@@ -67,8 +73,15 @@ def delivery(recipients: list[str], when: float, started: float, smtp_response: 
     return Event(DELIVERY, recipients, when, detail)
 
 
-def bounce(bounced: list[dict[str, str]], when: float, bounce_type: str, sub_type: str,
-           feedback_id: str, reporting_mta: str, remote_ip: str | None = None) -> Event:
+def bounce(
+    bounced: list[dict[str, str]],
+    when: float,
+    bounce_type: str,
+    sub_type: str,
+    feedback_id: str,
+    reporting_mta: str,
+    remote_ip: str | None = None,
+) -> Event:
     detail: dict[str, Any] = {
         "bounceType": bounce_type,
         "bounceSubType": sub_type,
@@ -82,8 +95,13 @@ def bounce(bounced: list[dict[str, str]], when: float, bounce_type: str, sub_typ
     return Event(BOUNCE, [r["emailAddress"] for r in bounced], when, detail)
 
 
-def complaint(recipients: list[str], when: float, feedback_id: str, arrival: float,
-              feedback_type: str = "abuse") -> Event:
+def complaint(
+    recipients: list[str],
+    when: float,
+    feedback_id: str,
+    arrival: float,
+    feedback_type: str = "abuse",
+) -> Event:
     detail = {
         "complainedRecipients": [{"emailAddress": r} for r in recipients],
         "timestamp": iso_millis(when),
@@ -96,8 +114,13 @@ def complaint(recipients: list[str], when: float, feedback_id: str, arrival: flo
     return Event(COMPLAINT, recipients, when, detail)
 
 
-def delivery_delay(delayed: list[dict[str, str]], when: float, delay_type: str,
-                   expiration: float, reporting_mta: str) -> Event:
+def delivery_delay(
+    delayed: list[dict[str, str]],
+    when: float,
+    delay_type: str,
+    expiration: float,
+    reporting_mta: str,
+) -> Event:
     detail = {
         "timestamp": iso_millis(when),
         "delayType": delay_type,

@@ -20,32 +20,54 @@ TxtLookup = Callable[[str], Awaitable[list[str]]]
 RECHECK_SECONDS = 5.0
 
 
-def verification_submission(caller: Caller, address: str, sender: str, link: str,
-                            now: float) -> Submission:
+def verification_submission(
+    caller: Caller, address: str, sender: str, link: str, now: float
+) -> Submission:
     """The verification email, an internal message queued like any other."""
     subject, body = rules.verification_mail(address, caller.region, link)
     source = parse_address(sender)
     recipient = parse_address(address)
     message_id = ids.message_id(caller.region, now)
     raw = build_simple_message(
-        source=source, to=[recipient], cc=[], reply_to=[], subject=Content(subject),
-        text=Content(body), html=None, message_id=message_id,
-        mail_domain=ids.mail_domain(caller.region), date=now,
+        source=source,
+        to=[recipient],
+        cc=[],
+        reply_to=[],
+        subject=Content(subject),
+        text=Content(body),
+        html=None,
+        message_id=message_id,
+        mail_domain=ids.mail_domain(caller.region),
+        date=now,
     )
     return Submission(
-        caller=caller, operation="VerifyEmailIdentity", message_id=message_id, senders=[],
-        recipients=[recipient], envelope_from=source.addr_spec, source=source.addr_spec,
-        subject=subject, raw=raw, created_at=now, tags={"ses:operation": ["VerifyEmailIdentity"]},
+        caller=caller,
+        operation="VerifyEmailIdentity",
+        message_id=message_id,
+        senders=[],
+        recipients=[recipient],
+        envelope_from=source.addr_spec,
+        source=source.addr_spec,
+        subject=subject,
+        raw=raw,
+        created_at=now,
+        tags={"ses:operation": ["VerifyEmailIdentity"]},
         internal=True,
     )
 
 
-def start_email_verification(conn: Connection, caller: Caller, identity: str,
-                             submission_for: Callable[[str], Submission], now: float) -> bool:
+def start_email_verification(
+    conn: Connection,
+    caller: Caller,
+    identity: str,
+    submission_for: Callable[[str], Submission],
+    now: float,
+) -> bool:
     """Pending + a fresh link mailed; an identity already verified stays as it is."""
     token = ids.url_token()
-    found = store.upsert_pending(conn, caller.account_id, caller.region, identity,
-                                 rules.EMAIL, token, now)
+    found = store.upsert_pending(
+        conn, caller.account_id, caller.region, identity, rules.EMAIL, token, now
+    )
     if found.status == rules.SUCCESS:
         return False
     admit(conn, submission_for(found.token))
@@ -65,8 +87,9 @@ def confirm_link(conn: Connection, token: str, now: float) -> rules.Identity | N
     return store.by_token(conn, token)
 
 
-async def check_domain(db: Database, lookup: TxtLookup, identity: rules.Identity,
-                       now: float) -> str:
+async def check_domain(
+    db: Database, lookup: TxtLookup, identity: rules.Identity, now: float
+) -> str:
     """Success when TXT _amazonses.<domain> holds the token; Failed after 72 h."""
     try:
         found = await lookup(f"_amazonses.{identity.identity}")

@@ -28,7 +28,12 @@ from postroom.store import messages as message_store
 from postroom.store import usage as usage_store
 from postroom.wire import ids
 from postroom.wire.addresses import Address, parse_address, parse_address_list
-from postroom.wire.mime import Content, build_simple_message, check_message_size, prepare_raw_message
+from postroom.wire.mime import (
+    Content,
+    build_simple_message,
+    check_message_size,
+    prepare_raw_message,
+)
 
 MAX_RECIPIENTS = 50
 SIMULATOR_DOMAIN = "simulator.amazonses.com"
@@ -83,8 +88,9 @@ def _check_unsupported(params: Mapping[str, Any]) -> None:
             )
 
 
-def message_tags(caller: Caller, operation: str, source: Address,
-                 custom: Sequence[Mapping[str, str]]) -> dict[str, list[str]]:
+def message_tags(
+    caller: Caller, operation: str, source: Address, custom: Sequence[Mapping[str, str]]
+) -> dict[str, list[str]]:
     tags: dict[str, list[str]] = {
         "ses:operation": [operation],
         "ses:source-ip": [caller.source_ip],
@@ -130,17 +136,30 @@ def prepare_send_email(caller: Caller, params: Mapping[str, Any], now: float) ->
     subject = _content(message.get("Subject")) or Content(data="")
     message_id = ids.message_id(caller.region, now)
     raw = build_simple_message(
-        source=source, to=to, cc=cc, reply_to=reply_to, subject=subject,
-        text=_content(body.get("Text")), html=_content(body.get("Html")),
-        message_id=message_id, mail_domain=ids.mail_domain(caller.region), date=now,
+        source=source,
+        to=to,
+        cc=cc,
+        reply_to=reply_to,
+        subject=subject,
+        text=_content(body.get("Text")),
+        html=_content(body.get("Html")),
+        message_id=message_id,
+        mail_domain=ids.mail_domain(caller.region),
+        date=now,
     )
     check_message_size(len(raw))
     senders = [source] + ([return_path] if return_path else [])
     return Submission(
-        caller=caller, operation="SendEmail", message_id=message_id, senders=senders,
+        caller=caller,
+        operation="SendEmail",
+        message_id=message_id,
+        senders=senders,
         recipients=recipients,
-        envelope_from=(return_path or source).addr_spec, source=source.addr_spec,
-        subject=subject.data, raw=raw, created_at=now,
+        envelope_from=(return_path or source).addr_spec,
+        source=source.addr_spec,
+        subject=subject.data,
+        raw=raw,
+        created_at=now,
         tags=message_tags(caller, "SendEmail", source, params.get("Tags") or []),
     )
 
@@ -171,10 +190,16 @@ def prepare_send_raw_email(caller: Caller, params: Mapping[str, Any], now: float
     _check_recipient_count(recipients)
     custom = [{"Name": k, "Value": v} for k, v in prepared.tags] + list(params.get("Tags") or [])
     return Submission(
-        caller=caller, operation="SendRawEmail", message_id=message_id,
+        caller=caller,
+        operation="SendRawEmail",
+        message_id=message_id,
         senders=[source] + [a for a in prepared.from_ if a.addr_spec != source.addr_spec],
-        recipients=recipients, envelope_from=source.addr_spec, source=source.addr_spec,
-        subject=prepared.subject, raw=prepared.data, created_at=now,
+        recipients=recipients,
+        envelope_from=source.addr_spec,
+        source=source.addr_spec,
+        subject=prepared.subject,
+        raw=prepared.data,
+        created_at=now,
         tags=message_tags(caller, "SendRawEmail", source, custom),
     )
 
@@ -224,11 +249,17 @@ def admit(conn: Connection, submission: Submission) -> str:
     message_store.enqueue(
         conn,
         message_store.NewMessage(
-            message_id=submission.message_id, account_id=account.id, region=caller.region,
-            operation=submission.operation, source=submission.source,
+            message_id=submission.message_id,
+            account_id=account.id,
+            region=caller.region,
+            operation=submission.operation,
+            source=submission.source,
             envelope_from=submission.envelope_from,
-            recipients=[a.addr_spec for a in submission.recipients], subject=submission.subject,
-            raw=submission.raw, tags=submission.tags, created_at=now,
+            recipients=[a.addr_spec for a in submission.recipients],
+            subject=submission.subject,
+            raw=submission.raw,
+            tags=submission.tags,
+            created_at=now,
             internal=submission.internal,
         ),
     )

@@ -125,7 +125,9 @@ def set_production(
 
 
 def set_sending_enabled(conn: Connection, account_id: str, enabled: bool) -> None:
-    conn.execute(update(accounts).where(accounts.c.id == account_id).values(sending_enabled=enabled))
+    conn.execute(
+        update(accounts).where(accounts.c.id == account_id).values(sending_enabled=enabled)
+    )
 
 
 def save_rate_state(conn: Connection, account_id: str, tokens: float, now: float) -> None:

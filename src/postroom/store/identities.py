@@ -45,8 +45,13 @@ def upsert_pending(
     if existing is None:
         conn.execute(
             insert(identities).values(
-                account_id=account_id, region=region, identity=identity, kind=kind,
-                status=PENDING, token=token, created_at=now,
+                account_id=account_id,
+                region=region,
+                identity=identity,
+                kind=kind,
+                status=PENDING,
+                token=token,
+                created_at=now,
             )
         )
     elif existing.status != SUCCESS:
@@ -69,7 +74,9 @@ def list_for(
     return [_identity(r) for r in conn.execute(query.order_by(identities.c.id))]
 
 
-def get_many(conn: Connection, account_id: str, region: str, names: Iterable[str]) -> list[Identity]:
+def get_many(
+    conn: Connection, account_id: str, region: str, names: Iterable[str]
+) -> list[Identity]:
     wanted = list(names)
     if not wanted:
         return []
@@ -77,7 +84,9 @@ def get_many(conn: Connection, account_id: str, region: str, names: Iterable[str
     return [_identity(r) for r in conn.execute(query)]
 
 
-def verified_among(conn: Connection, account_id: str, region: str, names: Iterable[str]) -> set[str]:
+def verified_among(
+    conn: Connection, account_id: str, region: str, names: Iterable[str]
+) -> set[str]:
     wanted = list(set(names))
     if not wanted:
         return set()
@@ -108,8 +117,10 @@ def set_status(
         values["verified_at"] = now
     conn.execute(
         update(identities)
-        .where(*_where(identity.account_id, identity.region),
-               identities.c.identity == identity.identity)
+        .where(
+            *_where(identity.account_id, identity.region),
+            identities.c.identity == identity.identity,
+        )
         .values(**values)
     )
 

@@ -54,11 +54,19 @@ def enqueue(conn: Connection, message: NewMessage) -> None:
     """Store the message, one queue row per recipient domain, and its Send event."""
     conn.execute(
         insert(messages).values(
-            id=message.message_id, account_id=message.account_id, region=message.region,
-            operation=message.operation, source=message.source,
-            envelope_from=message.envelope_from, destinations=_dumps(message.recipients),
-            subject=message.subject, tags=_dumps(message.tags), raw=message.raw,
-            created_at=message.created_at, status=SEND, internal=message.internal,
+            id=message.message_id,
+            account_id=message.account_id,
+            region=message.region,
+            operation=message.operation,
+            source=message.source,
+            envelope_from=message.envelope_from,
+            destinations=_dumps(message.recipients),
+            subject=message.subject,
+            tags=_dumps(message.tags),
+            raw=message.raw,
+            created_at=message.created_at,
+            status=SEND,
+            internal=message.internal,
         )
     )
     by_domain: dict[str, list[str]] = defaultdict(list)
@@ -68,16 +76,24 @@ def enqueue(conn: Connection, message: NewMessage) -> None:
         insert(deliveries),
         [
             {
-                "message_id": message.message_id, "account_id": message.account_id,
-                "domain": domain, "recipients": _dumps(rcpts), "state": "queued",
-                "attempts": 0, "next_attempt_at": message.created_at,
+                "message_id": message.message_id,
+                "account_id": message.account_id,
+                "domain": domain,
+                "recipients": _dumps(rcpts),
+                "state": "queued",
+                "attempts": 0,
+                "next_attempt_at": message.created_at,
                 "created_at": message.created_at,
             }
             for domain, rcpts in by_domain.items()
         ],
     )
-    add_events(conn, message.message_id, message.account_id,
-               [Event(SEND, message.recipients, message.created_at, {})])
+    add_events(
+        conn,
+        message.message_id,
+        message.account_id,
+        [Event(SEND, message.recipients, message.created_at, {})],
+    )
 
 
 def add_events(conn: Connection, message_id: str, account_id: str, new: list[Event]) -> None:
@@ -87,9 +103,12 @@ def add_events(conn: Connection, message_id: str, account_id: str, new: list[Eve
         insert(events),
         [
             {
-                "message_id": message_id, "account_id": account_id,
-                "event_type": e.event_type, "recipients": _dumps(e.recipients),
-                "timestamp": e.timestamp, "detail": _dumps(e.detail),
+                "message_id": message_id,
+                "account_id": account_id,
+                "event_type": e.event_type,
+                "recipients": _dumps(e.recipients),
+                "timestamp": e.timestamp,
+                "detail": _dumps(e.detail),
             }
             for e in new
         ],
@@ -118,8 +137,15 @@ def claim(conn: Connection, owner: str, now: float, lease: float, limit: int) ->
     )
     rows = conn.execute(select(deliveries).where(deliveries.c.id.in_(ids)))
     return [
-        Job(r.id, r.message_id, r.account_id, r.domain, json.loads(r.recipients), r.attempts,
-            r.created_at)
+        Job(
+            r.id,
+            r.message_id,
+            r.account_id,
+            r.domain,
+            json.loads(r.recipients),
+            r.attempts,
+            r.created_at,
+        )
         for r in rows
     ]
 
@@ -128,34 +154,53 @@ def finish(conn: Connection, job: Job, reply: str) -> None:
     conn.execute(
         update(deliveries)
         .where(deliveries.c.id == job.id)
-        .values(state="done", attempts=job.attempts + 1, lease_owner=None, lease_until=None,
-                last_reply=reply)
+        .values(
+            state="done",
+            attempts=job.attempts + 1,
+            lease_owner=None,
+            lease_until=None,
+            last_reply=reply,
+        )
     )
 
 
-def reschedule(conn: Connection, job: Job, when: float, reply: str,
-               recipients: list[str] | None = None) -> None:
+def reschedule(
+    conn: Connection, job: Job, when: float, reply: str, recipients: list[str] | None = None
+) -> None:
     values: dict[str, Any] = {
-        "attempts": job.attempts + 1, "next_attempt_at": when, "lease_owner": None,
-        "lease_until": None, "last_reply": reply,
+        "attempts": job.attempts + 1,
+        "next_attempt_at": when,
+        "lease_owner": None,
+        "lease_until": None,
+        "last_reply": reply,
     }
     if recipients is not None:
         values["recipients"] = _dumps(recipients)
     conn.execute(update(deliveries).where(deliveries.c.id == job.id).values(**values))
 
 
-def keep_in_mailbox(conn: Connection, message_id: str, account_id: str, recipients: list[str],
-                    when: float) -> None:
+def keep_in_mailbox(
+    conn: Connection, message_id: str, account_id: str, recipients: list[str], when: float
+) -> None:
     conn.execute(
-        insert(mailbox).values(message_id=message_id, account_id=account_id,
-                               recipients=_dumps(recipients), delivered_at=when)
+        insert(mailbox).values(
+            message_id=message_id,
+            account_id=account_id,
+            recipients=_dumps(recipients),
+            delivered_at=when,
+        )
     )
 
 
 def _record(row: Any) -> MailRecord:
     return MailRecord(
-        message_id=row.id, account_id=row.account_id, region=row.region, source=row.source,
-        destinations=json.loads(row.destinations), raw=row.raw, created_at=row.created_at,
+        message_id=row.id,
+        account_id=row.account_id,
+        region=row.region,
+        source=row.source,
+        destinations=json.loads(row.destinations),
+        raw=row.raw,
+        created_at=row.created_at,
         tags=json.loads(row.tags),
     )
 
@@ -178,8 +223,13 @@ def events_of(conn: Connection, message_id: str) -> list[Event]:
 
 def mailbox_rows(conn: Connection, account_id: str | None, limit: int) -> list[dict[str, Any]]:
     query = (
-        select(mailbox, messages.c.source, messages.c.subject, messages.c.raw,
-               messages.c.account_id.label("owner"))
+        select(
+            mailbox,
+            messages.c.source,
+            messages.c.subject,
+            messages.c.raw,
+            messages.c.account_id.label("owner"),
+        )
         .join(messages, messages.c.id == mailbox.c.message_id)
         .order_by(mailbox.c.delivered_at.desc(), mailbox.c.id.desc())
         .limit(limit)
@@ -189,13 +239,29 @@ def mailbox_rows(conn: Connection, account_id: str | None, limit: int) -> list[d
     return [dict(row._mapping) for row in conn.execute(query)]
 
 
-def history_rows(conn: Connection, account_id: str | None, status: str | None,
-                 recipient: str | None, since: float | None, until: float | None,
-                 limit: int) -> list[dict[str, Any]]:
-    query = select(
-        messages.c.id, messages.c.account_id, messages.c.source, messages.c.destinations,
-        messages.c.subject, messages.c.created_at, messages.c.status, messages.c.operation,
-    ).order_by(messages.c.created_at.desc()).limit(limit)
+def history_rows(
+    conn: Connection,
+    account_id: str | None,
+    status: str | None,
+    recipient: str | None,
+    since: float | None,
+    until: float | None,
+    limit: int,
+) -> list[dict[str, Any]]:
+    query = (
+        select(
+            messages.c.id,
+            messages.c.account_id,
+            messages.c.source,
+            messages.c.destinations,
+            messages.c.subject,
+            messages.c.created_at,
+            messages.c.status,
+            messages.c.operation,
+        )
+        .order_by(messages.c.created_at.desc())
+        .limit(limit)
+    )
     if account_id is not None:
         query = query.where(messages.c.account_id == account_id)
     if status:

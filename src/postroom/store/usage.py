@@ -13,8 +13,9 @@ from postroom.store.schema import send_stats, usage
 STAT_COLUMNS = ("delivery_attempts", "bounces", "complaints", "rejects")
 
 
-def _upsert_increment(conn: Connection, table: object, keys: dict[str, object],
-                      increments: dict[str, int]) -> None:
+def _upsert_increment(
+    conn: Connection, table: object, keys: dict[str, object], increments: dict[str, int]
+) -> None:
     builder = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
     stmt = builder(table).values(**keys, **increments)  # type: ignore[arg-type]
     stmt = stmt.on_conflict_do_update(
@@ -35,12 +36,16 @@ def sent_last_24h(conn: Connection, account_id: str, now: float) -> int:
 def charge_daily(conn: Connection, account_id: str, recipients: int, now: float) -> None:
     if recipients:
         _upsert_increment(
-            conn, usage, {"account_id": account_id, "minute": minute_of(now)},
+            conn,
+            usage,
+            {"account_id": account_id, "minute": minute_of(now)},
             {"recipients": recipients},
         )
 
 
-def count_stat(conn: Connection, account_id: str, when: float, column: str, amount: int = 1) -> None:
+def count_stat(
+    conn: Connection, account_id: str, when: float, column: str, amount: int = 1
+) -> None:
     if column not in STAT_COLUMNS:
         raise ValueError(column)
     increments = {name: (amount if name == column else 0) for name in STAT_COLUMNS}

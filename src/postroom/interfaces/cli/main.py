@@ -71,6 +71,7 @@ def _issue_key(settings: Settings, account_name: str | None, create: bool) -> Is
     secret = ids.secret_access_key()
     now = SystemClock().now()
     try:
+
         def job(conn: Any) -> IssuedKey:
             assert account_name is not None
             if create:
@@ -89,8 +90,9 @@ def _issue_key(settings: Settings, account_name: str | None, create: bool) -> Is
 
 
 @accounts_app.command("create")
-def accounts_create(name: str, data_dir: DataDir = None, database_url: DatabaseUrl = None,
-                    as_json: JsonFlag = False) -> None:
+def accounts_create(
+    name: str, data_dir: DataDir = None, database_url: DatabaseUrl = None, as_json: JsonFlag = False
+) -> None:
     """Create an account (in the sandbox) and its first access key."""
     issued = _issue_key(settings_from(data_dir, database_url), name, create=True)
     if as_json:
@@ -102,8 +104,9 @@ def accounts_create(name: str, data_dir: DataDir = None, database_url: DatabaseU
 
 
 @keys_app.command("create")
-def keys_create(name: str, data_dir: DataDir = None, database_url: DatabaseUrl = None,
-                as_json: JsonFlag = False) -> None:
+def keys_create(
+    name: str, data_dir: DataDir = None, database_url: DatabaseUrl = None, as_json: JsonFlag = False
+) -> None:
     """Add an access key to account NAME."""
     issued = _issue_key(settings_from(data_dir, database_url), name, create=False)
     if as_json:
@@ -124,13 +127,20 @@ def _run(settings: Settings, job: Any) -> Any:
 
 
 @accounts_app.command("list")
-def accounts_list(data_dir: DataDir = None, database_url: DatabaseUrl = None,
-                  as_json: JsonFlag = False) -> None:
+def accounts_list(
+    data_dir: DataDir = None, database_url: DatabaseUrl = None, as_json: JsonFlag = False
+) -> None:
     """List accounts with their sandbox state and quotas."""
     found = _run(settings_from(data_dir, database_url), account_store.list_accounts)
     rows = [
-        {"account": a.name, "account_id": a.id, "sandbox": a.sandbox, "max_24h": a.max_24h,
-         "max_rate": a.max_rate, "sending_enabled": a.sending_enabled}
+        {
+            "account": a.name,
+            "account_id": a.id,
+            "sandbox": a.sandbox,
+            "max_24h": a.max_24h,
+            "max_rate": a.max_rate,
+            "sending_enabled": a.sending_enabled,
+        }
         for a in found
     ]
     if as_json:
@@ -138,8 +148,14 @@ def accounts_list(data_dir: DataDir = None, database_url: DatabaseUrl = None,
         return
     table = Table("account", "id", "sandbox", "max 24h", "max rate", "sending")
     for r in rows:
-        table.add_row(r["account"], r["account_id"], str(r["sandbox"]), f"{r['max_24h']:g}",
-                      f"{r['max_rate']:g}", "enabled" if r["sending_enabled"] else "paused")
+        table.add_row(
+            r["account"],
+            r["account_id"],
+            str(r["sandbox"]),
+            f"{r['max_24h']:g}",
+            f"{r['max_rate']:g}",
+            "enabled" if r["sending_enabled"] else "paused",
+        )
     console.print(table)
 
 
@@ -148,21 +164,27 @@ def accounts_approve(
     name: str,
     max_24h: Annotated[float | None, typer.Option("--max-24h")] = None,
     max_rate: Annotated[float | None, typer.Option("--max-rate")] = None,
-    data_dir: DataDir = None, database_url: DatabaseUrl = None, as_json: JsonFlag = False,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    as_json: JsonFlag = False,
 ) -> None:
     """Grant production access: lift the sandbox, quota 50,000/24 h and 14/s by default."""
+
     def job(conn: Any) -> Any:
         account = account_store.find_account(conn, name)
         return account_store.set_production(conn, account.id, max_24h, max_rate)
 
     account = _run(settings_from(data_dir, database_url), job)
-    result = {"account": account.name, "sandbox": account.sandbox,
-              "max_24h": account.max_24h, "max_rate": account.max_rate}
+    result = {
+        "account": account.name,
+        "sandbox": account.sandbox,
+        "max_24h": account.max_24h,
+        "max_rate": account.max_rate,
+    }
     if as_json:
         print_json(result)
     else:
-        console.print(f"{name}: production access, {account.max_24h:g}/24h, "
-                      f"{account.max_rate:g}/s")
+        console.print(f"{name}: production access, {account.max_24h:g}/24h, {account.max_rate:g}/s")
 
 
 def _account_id(conn: Any, name: str | None) -> str | None:
@@ -170,18 +192,28 @@ def _account_id(conn: Any, name: str | None) -> str | None:
 
 
 @mailbox_app.command("list")
-def mailbox_list(account: AccountOpt = None, limit: Annotated[int, typer.Option()] = 100,
-                 data_dir: DataDir = None, database_url: DatabaseUrl = None,
-                 as_json: JsonFlag = False) -> None:
+def mailbox_list(
+    account: AccountOpt = None,
+    limit: Annotated[int, typer.Option()] = 100,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    as_json: JsonFlag = False,
+) -> None:
     """Messages kept by `capture` delivery, newest first."""
+
     def job(conn: Any) -> list[dict[str, Any]]:
         names = {a.id: a.name for a in account_store.list_accounts(conn)}
         rows = message_store.mailbox_rows(conn, _account_id(conn, account), limit)
         return [
-            {"message_id": r["message_id"], "account": names.get(r["account_id"], ""),
-             "source": r["source"], "destinations": json.loads(r["recipients"]),
-             "subject": r["subject"], "timestamp": iso_millis(r["delivered_at"]),
-             "raw": bytes(r["raw"]).decode("utf-8", "replace")}
+            {
+                "message_id": r["message_id"],
+                "account": names.get(r["account_id"], ""),
+                "source": r["source"],
+                "destinations": json.loads(r["recipients"]),
+                "subject": r["subject"],
+                "timestamp": iso_millis(r["delivered_at"]),
+                "raw": bytes(r["raw"]).decode("utf-8", "replace"),
+            }
             for r in rows
         ]
 
@@ -191,8 +223,9 @@ def mailbox_list(account: AccountOpt = None, limit: Annotated[int, typer.Option(
         return
     table = Table("time", "message id", "from", "to", "subject")
     for r in rows:
-        table.add_row(r["timestamp"], r["message_id"], r["source"],
-                      ", ".join(r["destinations"]), r["subject"])
+        table.add_row(
+            r["timestamp"], r["message_id"], r["source"], ", ".join(r["destinations"]), r["subject"]
+        )
     console.print(table)
 
 
@@ -204,18 +237,28 @@ def messages_list(
     since: Annotated[float | None, typer.Option(help="Epoch seconds.")] = None,
     until: Annotated[float | None, typer.Option(help="Epoch seconds.")] = None,
     limit: Annotated[int, typer.Option()] = 100,
-    data_dir: DataDir = None, database_url: DatabaseUrl = None, as_json: JsonFlag = False,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    as_json: JsonFlag = False,
 ) -> None:
     """Sending history, newest first; status is the latest event of each message."""
+
     def job(conn: Any) -> list[dict[str, Any]]:
         names = {a.id: a.name for a in account_store.list_accounts(conn)}
-        rows = message_store.history_rows(conn, _account_id(conn, account), status, recipient,
-                                          since, until, limit)
+        rows = message_store.history_rows(
+            conn, _account_id(conn, account), status, recipient, since, until, limit
+        )
         return [
-            {"message_id": r["id"], "account": names.get(r["account_id"], ""),
-             "source": r["source"], "destinations": json.loads(r["destinations"]),
-             "subject": r["subject"], "timestamp": iso_millis(r["created_at"]),
-             "status": r["status"], "operation": r["operation"]}
+            {
+                "message_id": r["id"],
+                "account": names.get(r["account_id"], ""),
+                "source": r["source"],
+                "destinations": json.loads(r["destinations"]),
+                "subject": r["subject"],
+                "timestamp": iso_millis(r["created_at"]),
+                "status": r["status"],
+                "operation": r["operation"],
+            }
             for r in rows
         ]
 
@@ -225,15 +268,26 @@ def messages_list(
         return
     table = Table("time", "message id", "status", "from", "to", "subject")
     for r in rows:
-        table.add_row(r["timestamp"], r["message_id"], r["status"], r["source"],
-                      ", ".join(r["destinations"]), r["subject"])
+        table.add_row(
+            r["timestamp"],
+            r["message_id"],
+            r["status"],
+            r["source"],
+            ", ".join(r["destinations"]),
+            r["subject"],
+        )
     console.print(table)
 
 
 @messages_app.command("show")
-def messages_show(message_id: str, data_dir: DataDir = None, database_url: DatabaseUrl = None,
-                  as_json: JsonFlag = False) -> None:
+def messages_show(
+    message_id: str,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    as_json: JsonFlag = False,
+) -> None:
     """One message's timeline: each event as SES event publishing would send it."""
+
     def job(conn: Any) -> dict[str, Any] | None:
         loaded = message_store.load_record(conn, message_id)
         if loaded is None:
@@ -241,8 +295,11 @@ def messages_show(message_id: str, data_dir: DataDir = None, database_url: Datab
         record = loaded[0]
         account = account_store.get_account(conn, record.account_id)
         found = message_store.events_of(conn, message_id)
-        return {"message_id": message_id, "account": account.name,
-                "events": [ev.event_json(record, e) for e in found]}
+        return {
+            "message_id": message_id,
+            "account": account.name,
+            "events": [ev.event_json(record, e) for e in found],
+        }
 
     shown = _run(settings_from(data_dir, database_url), job)
     if shown is None:

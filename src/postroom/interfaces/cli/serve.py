@@ -43,9 +43,16 @@ async def run_server(settings: Settings) -> None:
     worker = DeliveryWorker(services.db, settings, services.clock, transport)
     application = create_app(services, worker.wake)
     config = uvicorn.Config(
-        application, host=settings.http.host, port=settings.http.port, log_level="warning",
-        access_log=False, lifespan="off", http="httptools", loop="none",
-        timeout_keep_alive=30, backlog=4096,
+        application,
+        host=settings.http.host,
+        port=settings.http.port,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        http="httptools",
+        loop="none",
+        timeout_keep_alive=30,
+        backlog=4096,
     )
     server = uvicorn.Server(config)
     background = [
@@ -71,8 +78,11 @@ async def _announce(server: uvicorn.Server, services: Services) -> None:
     settings = services.settings
     if not settings.public_url:  # links must name the port really bound (--http HOST:0)
         services.settings = replace(settings, public_url=f"http://{host}:{port}")
-    print(f"postroom listening on http://{host}:{port} (delivery {settings.delivery}, "
-          f"database {settings.effective_database_url.split('://')[0]})", flush=True)
+    print(
+        f"postroom listening on http://{host}:{port} (delivery {settings.delivery}, "
+        f"database {settings.effective_database_url.split('://')[0]})",
+        flush=True,
+    )
 
 
 @app.command()
@@ -100,20 +110,33 @@ def serve(
         if relay:
             target = HostPort.parse(relay)
             relay_settings = RelaySettings(
-                host=target.host, port=target.port, starttls=relay_starttls,  # type: ignore[arg-type]
-                username=relay_username, password=relay_password, cafile=relay_cafile,
+                host=target.host,
+                port=target.port,
+                starttls=relay_starttls,  # type: ignore[arg-type]
+                username=relay_username,
+                password=relay_password,
+                cafile=relay_cafile,
             )
         elif delivery == "relay":
             raise ConfigError("--delivery relay needs --relay HOST:PORT")
         settings = settings_from(
-            data_dir, database_url, http=http, delivery=delivery, relay=relay_settings,
-            dns=dns, public_url=public_url, region=region,
+            data_dir,
+            database_url,
+            http=http,
+            delivery=delivery,
+            relay=relay_settings,
+            dns=dns,
+            public_url=public_url,
+            region=region,
         )
     except ConfigError as exc:
         fail(str(exc), 2)
         return
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     try:
         import uvloop
 

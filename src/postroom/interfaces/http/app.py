@@ -45,8 +45,9 @@ def _signed_request(request: Request, body: bytes) -> SignedRequest:
 
 
 def _xml(body: bytes, status: int, request_id: str) -> Response:
-    return Response(body, status_code=status, media_type=XML,
-                    headers={"x-amzn-RequestId": request_id})
+    return Response(
+        body, status_code=status, media_type=XML, headers={"x-amzn-RequestId": request_id}
+    )
 
 
 class SesV1Endpoint:
@@ -63,8 +64,8 @@ class SesV1Endpoint:
             return _xml(serialize_error(error, request_id), error.status, request_id)
         except Exception:
             log.exception("unexpected error in request %s", request_id)
-            error = PostroomError()
-            return _xml(serialize_error(error, request_id), error.status, request_id)
+            internal = PostroomError()
+            return _xml(serialize_error(internal, request_id), internal.status, request_id)
         return _xml(output_xml, 200, request_id)
 
     async def _authenticate(self, request: Request, body: bytes) -> Caller:
@@ -76,14 +77,18 @@ class SesV1Endpoint:
         account_id, secret = found
         verify_signature(signed, auth, secret, self.services.clock.now())
         client = request.client
-        return Caller(account_id=account_id, region=auth.region,
-                      access_key_id=auth.access_key_id,
-                      source_ip=client.host if client else "127.0.0.1")
+        return Caller(
+            account_id=account_id,
+            region=auth.region,
+            access_key_id=auth.access_key_id,
+            source_ip=client.host if client else "127.0.0.1",
+        )
 
     async def _handle(self, request: Request, request_id: str) -> bytes:
         if int(request.headers.get("content-length") or 0) > MAX_BODY:
-            raise PostroomError("Request entity too large.", code="RequestEntityTooLarge",
-                                status=413)
+            raise PostroomError(
+                "Request entity too large.", code="RequestEntityTooLarge", status=413
+            )
         body = await request.body()
         caller = await self._authenticate(request, body)
         params = parse_form(body, request.scope.get("query_string", b"").decode("latin-1"))
@@ -97,10 +102,11 @@ class SesV1Endpoint:
 
 
 def _verify_page(title: str, text: str, status: int = 200) -> HTMLResponse:
+    title, text = html.escape(title), html.escape(text)
     body = (
-        "<!doctype html><html><head><meta charset='utf-8'><title>{t}</title></head>"
-        "<body><h1>{t}</h1><p>{x}</p></body></html>"
-    ).format(t=html.escape(title), x=html.escape(text))
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title></head>"
+        f"<body><h1>{title}</h1><p>{text}</p></body></html>"
+    )
     return HTMLResponse(body, status_code=status)
 
 
@@ -124,8 +130,9 @@ def create_app(services: Services, wake_delivery: Callable[[], None] = lambda: N
                 f"Congratulations! You have successfully verified an email address "
                 f"({found.identity}). You can now start sending email from this address.",
             )
-        return _verify_page("Verification failed",
-                            "This verification link has expired. Ask for a new one.", 410)
+        return _verify_page(
+            "Verification failed", "This verification link has expired. Ask for a new one.", 410
+        )
 
     routes = [
         Route("/", ses_v1.handle, methods=["GET", "POST"]),

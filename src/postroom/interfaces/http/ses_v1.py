@@ -115,8 +115,13 @@ async def verify_domain_identity(ctx: Context, params: Mapping[str, Any]) -> Out
     caller, now = ctx.caller, ctx.now
     found = await ctx.services.db.write(
         lambda conn: identity_store.upsert_pending(
-            conn, caller.account_id, caller.region, domain, rules.DOMAIN,
-            ids.verification_token(), now,
+            conn,
+            caller.account_id,
+            caller.region,
+            domain,
+            rules.DOMAIN,
+            ids.verification_token(),
+            now,
         )
     )
     return {"VerificationToken": found.token}
@@ -132,7 +137,7 @@ def _page(items: list[str], params: Mapping[str, Any]) -> dict[str, Any]:
     size = int(params.get("MaxItems") or 1000)
     if not 1 <= size <= 1000:
         raise InvalidParameterValue("MaxItems must be between 1 and 1000.")
-    result: dict[str, Any] = {"Identities": items[start:start + size]}
+    result: dict[str, Any] = {"Identities": items[start : start + size]}
     if start + size < len(items):
         result["NextToken"] = base64.b64encode(str(start + size).encode()).decode()
     return result
@@ -159,9 +164,7 @@ async def list_verified_email_addresses(ctx: Context, params: Mapping[str, Any])
 
 
 @operation("GetIdentityVerificationAttributes")
-async def get_identity_verification_attributes(
-    ctx: Context, params: Mapping[str, Any]
-) -> Output:
+async def get_identity_verification_attributes(ctx: Context, params: Mapping[str, Any]) -> Output:
     names = list(params["Identities"])
     if len(names) > 100:
         raise InvalidParameterValue("Too many identities: at most 100 are allowed.")
@@ -217,8 +220,11 @@ async def get_send_quota(ctx: Context, params: Mapping[str, Any]) -> Output:
     def read(conn: Any) -> dict[str, float]:
         account = account_store.get_account(conn, account_id)
         sent = usage_store.sent_last_24h(conn, account_id, now)
-        return {"Max24HourSend": account.max_24h, "MaxSendRate": account.max_rate,
-                "SentLast24Hours": float(sent)}
+        return {
+            "Max24HourSend": account.max_24h,
+            "MaxSendRate": account.max_rate,
+            "SentLast24Hours": float(sent),
+        }
 
     return await ctx.services.db.read(read)
 
