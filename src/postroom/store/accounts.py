@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from postroom.domain.accounts import (
@@ -72,11 +72,19 @@ def insert_key(conn: Connection, account_id: str, sealed_secret: str, now: float
     return key_id
 
 
+# Hot-path statements are built once; only parameters change per call.
+_GET = select(accounts).where(accounts.c.id == bindparam("account_id"))
+_GET_FOR_UPDATE = _GET.with_for_update()
+_SAVE_RATE = (
+    update(accounts)
+    .where(accounts.c.id == bindparam("account_id"))
+    .values(rate_tokens=bindparam("tokens"), rate_updated_at=bindparam("at"))
+)
+
+
 def get_account(conn: Connection, account_id: str, *, for_update: bool = False) -> Account:
-    query = select(accounts).where(accounts.c.id == account_id)
-    if for_update and conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    row = conn.execute(query).first()
+    locking = for_update and conn.dialect.name == "postgresql"
+    row = conn.execute(_GET_FOR_UPDATE if locking else _GET, {"account_id": account_id}).first()
     if row is None:
         raise NotFound(f"Account {account_id} does not exist.")
     return _account(row)
@@ -131,8 +139,4 @@ def set_sending_enabled(conn: Connection, account_id: str, enabled: bool) -> Non
 
 
 def save_rate_state(conn: Connection, account_id: str, tokens: float, now: float) -> None:
-    conn.execute(
-        update(accounts)
-        .where(accounts.c.id == account_id)
-        .values(rate_tokens=tokens, rate_updated_at=now)
-    )
+    conn.execute(_SAVE_RATE, {"account_id": account_id, "tokens": tokens, "at": now})

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.engine import Connection
 
 from postroom.domain.identities import PENDING, SUCCESS, Identity
@@ -84,18 +84,22 @@ def get_many(
     return [_identity(r) for r in conn.execute(query)]
 
 
+_VERIFIED_AMONG = select(identities.c.identity).where(
+    identities.c.account_id == bindparam("account_id"),
+    identities.c.region == bindparam("region"),
+    identities.c.status == SUCCESS,
+    identities.c.identity.in_(bindparam("names", expanding=True)),
+)
+
+
 def verified_among(
     conn: Connection, account_id: str, region: str, names: Iterable[str]
 ) -> set[str]:
     wanted = list(set(names))
     if not wanted:
         return set()
-    query = select(identities.c.identity).where(
-        *_where(account_id, region),
-        identities.c.status == SUCCESS,
-        identities.c.identity.in_(wanted),
-    )
-    return {row.identity for row in conn.execute(query)}
+    params = {"account_id": account_id, "region": region, "names": wanted}
+    return {row.identity for row in conn.execute(_VERIFIED_AMONG, params)}
 
 
 def remove(conn: Connection, account_id: str, region: str, identity: str) -> None:

@@ -12,7 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import and_, bindparam, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from postroom.domain.events import SEND, Event, MailRecord
@@ -46,6 +46,16 @@ class Job:
     created_at: float
 
 
+_INSERT_MESSAGE = insert(messages)
+_INSERT_DELIVERY = insert(deliveries)
+_INSERT_EVENT = insert(events)
+_SET_STATUS = (
+    update(messages)
+    .where(messages.c.id == bindparam("message_id"))
+    .values(status=bindparam("status"))
+)
+
+
 def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
@@ -53,27 +63,28 @@ def _dumps(value: Any) -> str:
 def enqueue(conn: Connection, message: NewMessage) -> None:
     """Store the message, one queue row per recipient domain, and its Send event."""
     conn.execute(
-        insert(messages).values(
-            id=message.message_id,
-            account_id=message.account_id,
-            region=message.region,
-            operation=message.operation,
-            source=message.source,
-            envelope_from=message.envelope_from,
-            destinations=_dumps(message.recipients),
-            subject=message.subject,
-            tags=_dumps(message.tags),
-            raw=message.raw,
-            created_at=message.created_at,
-            status=SEND,
-            internal=message.internal,
-        )
+        _INSERT_MESSAGE,
+        {
+            "id": message.message_id,
+            "account_id": message.account_id,
+            "region": message.region,
+            "operation": message.operation,
+            "source": message.source,
+            "envelope_from": message.envelope_from,
+            "destinations": _dumps(message.recipients),
+            "subject": message.subject,
+            "tags": _dumps(message.tags),
+            "raw": message.raw,
+            "created_at": message.created_at,
+            "status": SEND,
+            "internal": message.internal,
+        },
     )
     by_domain: dict[str, list[str]] = defaultdict(list)
     for recipient in message.recipients:
         by_domain[recipient.rpartition("@")[2].lower()].append(recipient)
     conn.execute(
-        insert(deliveries),
+        _INSERT_DELIVERY,
         [
             {
                 "message_id": message.message_id,
@@ -93,14 +104,18 @@ def enqueue(conn: Connection, message: NewMessage) -> None:
         message.message_id,
         message.account_id,
         [Event(SEND, message.recipients, message.created_at, {})],
+        set_status=False,  # inserted with status Send already
     )
 
 
-def add_events(conn: Connection, message_id: str, account_id: str, new: list[Event]) -> None:
+def add_events(
+    conn: Connection, message_id: str, account_id: str, new: list[Event], *, set_status: bool = True
+) -> None:
+    """Append events; the message's status becomes the latest event's type."""
     if not new:
         return
     conn.execute(
-        insert(events),
+        _INSERT_EVENT,
         [
             {
                 "message_id": message_id,
@@ -113,9 +128,8 @@ def add_events(conn: Connection, message_id: str, account_id: str, new: list[Eve
             for e in new
         ],
     )
-    conn.execute(
-        update(messages).where(messages.c.id == message_id).values(status=new[-1].event_type)
-    )
+    if set_status:
+        conn.execute(_SET_STATUS, {"message_id": message_id, "status": new[-1].event_type})
 
 
 def claim(conn: Connection, owner: str, now: float, lease: float, limit: int) -> list[Job]:

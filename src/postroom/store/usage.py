@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from typing import Any
+
+from sqlalchemy import Table, bindparam, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
@@ -13,24 +15,40 @@ from postroom.store.schema import send_stats, usage
 STAT_COLUMNS = ("delivery_attempts", "bounces", "complaints", "rejects")
 
 
+_UPSERTS: dict[tuple[str, str, tuple[str, ...], tuple[str, ...]], Any] = {}
+
+
+def _upsert_statement(
+    dialect: str, table: Table, keys: tuple[str, ...], increments: tuple[str, ...]
+) -> Any:
+    """INSERT ... ON CONFLICT DO UPDATE SET n = n + excluded.n, built once per shape."""
+    cache_key = (dialect, table.name, keys, increments)
+    if cache_key not in _UPSERTS:
+        builder = pg_insert if dialect == "postgresql" else sqlite_insert
+        stmt = builder(table)
+        _UPSERTS[cache_key] = stmt.on_conflict_do_update(
+            index_elements=list(keys),
+            set_={name: table.c[name] + stmt.excluded[name] for name in increments},
+        )
+    return _UPSERTS[cache_key]
+
+
 def _upsert_increment(
-    conn: Connection, table: object, keys: dict[str, object], increments: dict[str, int]
+    conn: Connection, table: Table, keys: dict[str, object], increments: dict[str, int]
 ) -> None:
-    builder = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    stmt = builder(table).values(**keys, **increments)  # type: ignore[arg-type]
-    stmt = stmt.on_conflict_do_update(
-        index_elements=list(keys),
-        set_={name: getattr(table.c, name) + stmt.excluded[name] for name in increments},  # type: ignore[attr-defined]
-    )
-    conn.execute(stmt)
+    stmt = _upsert_statement(conn.dialect.name, table, tuple(keys), tuple(increments))
+    conn.execute(stmt, {**keys, **increments})
+
+
+_SENT_SINCE = select(func.coalesce(func.sum(usage.c.recipients), 0)).where(
+    usage.c.account_id == bindparam("account_id"), usage.c.minute > bindparam("since")
+)
 
 
 def sent_last_24h(conn: Connection, account_id: str, now: float) -> int:
     since = minute_of(now - DAY_SECONDS)
-    query = select(func.coalesce(func.sum(usage.c.recipients), 0)).where(
-        usage.c.account_id == account_id, usage.c.minute > since
-    )
-    return int(conn.execute(query).scalar_one())
+    params = {"account_id": account_id, "since": since}
+    return int(conn.execute(_SENT_SINCE, params).scalar_one())
 
 
 def charge_daily(conn: Connection, account_id: str, recipients: int, now: float) -> None:
