@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from postroom.domain.accounts import (
@@ -16,6 +16,7 @@ from postroom.domain.accounts import (
     check_account_name,
 )
 from postroom.errors import InvalidParameterValue, NotFound
+from postroom.store.fastsql import Sql
 from postroom.store.schema import access_keys, accounts
 from postroom.wire import ids
 
@@ -72,22 +73,27 @@ def insert_key(conn: Connection, account_id: str, sealed_secret: str, now: float
     return key_id
 
 
-# Hot-path statements are built once; only parameters change per call.
-_GET = select(accounts).where(accounts.c.id == bindparam("account_id"))
-_GET_FOR_UPDATE = _GET.with_for_update()
-_SAVE_RATE = (
-    update(accounts)
-    .where(accounts.c.id == bindparam("account_id"))
-    .values(rate_tokens=bindparam("tokens"), rate_updated_at=bindparam("at"))
+# The send path's statements go straight to the DBAPI (see fastsql).
+_COLUMNS = (
+    "id, name, created_at, sandbox, max_24h, max_rate, sending_enabled, rate_tokens, "
+    "rate_updated_at"
+)
+_GET = Sql(f"SELECT {_COLUMNS} FROM accounts WHERE id = :account_id")
+_GET_FOR_UPDATE = Sql(f"SELECT {_COLUMNS} FROM accounts WHERE id = :account_id FOR UPDATE")
+_SAVE_RATE = Sql(
+    "UPDATE accounts SET rate_tokens = :tokens, rate_updated_at = :at WHERE id = :account_id"
 )
 
 
 def get_account(conn: Connection, account_id: str, *, for_update: bool = False) -> Account:
     locking = for_update and conn.dialect.name == "postgresql"
-    row = conn.execute(_GET_FOR_UPDATE if locking else _GET, {"account_id": account_id}).first()
-    if row is None:
+    found = (_GET_FOR_UPDATE if locking else _GET).rows(conn, {"account_id": account_id})
+    if not found:
         raise NotFound(f"Account {account_id} does not exist.")
-    return _account(row)
+    row = found[0]
+    return Account(
+        row[0], row[1], row[2], bool(row[3]), row[4], row[5], bool(row[6]), row[7], row[8]
+    )
 
 
 def find_account(conn: Connection, name: str) -> Account:
@@ -139,4 +145,4 @@ def set_sending_enabled(conn: Connection, account_id: str, enabled: bool) -> Non
 
 
 def save_rate_state(conn: Connection, account_id: str, tokens: float, now: float) -> None:
-    conn.execute(_SAVE_RATE, {"account_id": account_id, "tokens": tokens, "at": now})
+    _SAVE_RATE.run(conn, {"account_id": account_id, "tokens": tokens, "at": now})

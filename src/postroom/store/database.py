@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.pool import NullPool
 
 from postroom.store import schema
+from postroom.store.fastsql import Sql
 
 T = TypeVar("T")
 Job = Callable[[Connection], Any]
@@ -159,14 +160,21 @@ class _GroupWriter:
                 future.get_loop().call_soon_threadsafe(_settle, future, ok, value)
 
 
+_SAVEPOINT = Sql("SAVEPOINT job")
+_RELEASE = Sql("RELEASE SAVEPOINT job")
+_ROLLBACK_TO = Sql("ROLLBACK TO SAVEPOINT job")
+
+
 def _run_in_savepoint(conn: Connection, job: Job) -> tuple[bool, Any]:
-    savepoint = conn.begin_nested()
+    """Each job in its own SAVEPOINT (issued on the DBAPI cursor: this runs per request)."""
+    _SAVEPOINT.run(conn, {})
     try:
         value = job(conn)
     except BaseException as exc:  # noqa: BLE001 - handed to the caller's future
-        savepoint.rollback()
+        _ROLLBACK_TO.run(conn, {})
+        _RELEASE.run(conn, {})
         return False, exc
-    savepoint.commit()
+    _RELEASE.run(conn, {})
     return True, value
 
 

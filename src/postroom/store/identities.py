@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection
 
 from postroom.domain.identities import PENDING, SUCCESS, Identity
+from postroom.store.fastsql import Sql, in_list
 from postroom.store.schema import identities
 
 
@@ -84,12 +85,17 @@ def get_many(
     return [_identity(r) for r in conn.execute(query)]
 
 
-_VERIFIED_AMONG = select(identities.c.identity).where(
-    identities.c.account_id == bindparam("account_id"),
-    identities.c.region == bindparam("region"),
-    identities.c.status == SUCCESS,
-    identities.c.identity.in_(bindparam("names", expanding=True)),
-)
+_VERIFIED_AMONG: dict[int, Sql] = {}
+
+
+def _verified_among_sql(count: int) -> Sql:
+    if count not in _VERIFIED_AMONG:
+        names, _ = in_list("n", [None] * count)
+        _VERIFIED_AMONG[count] = Sql(
+            "SELECT identity FROM identities WHERE account_id = :account_id AND "
+            f"region = :region AND status = '{SUCCESS}' AND identity IN {names}"
+        )
+    return _VERIFIED_AMONG[count]
 
 
 def verified_among(
@@ -98,8 +104,9 @@ def verified_among(
     wanted = list(set(names))
     if not wanted:
         return set()
-    params = {"account_id": account_id, "region": region, "names": wanted}
-    return {row.identity for row in conn.execute(_VERIFIED_AMONG, params)}
+    _, params = in_list("n", wanted)
+    params.update(account_id=account_id, region=region)
+    return {row[0] for row in _verified_among_sql(len(wanted)).rows(conn, params)}
 
 
 def remove(conn: Connection, account_id: str, region: str, identity: str) -> None:

@@ -16,6 +16,7 @@ from sqlalchemy import and_, bindparam, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from postroom.domain.events import SEND, Event, MailRecord
+from postroom.store.fastsql import Sql
 from postroom.store.schema import deliveries, events, mailbox, messages
 
 
@@ -46,9 +47,21 @@ class Job:
     created_at: float
 
 
-_INSERT_MESSAGE = insert(messages)
-_INSERT_DELIVERY = insert(deliveries)
-_INSERT_EVENT = insert(events)
+_INSERT_MESSAGE = Sql(
+    "INSERT INTO messages (id, account_id, region, operation, source, envelope_from, "
+    "destinations, subject, tags, raw, created_at, status, internal) VALUES (:id, "
+    ":account_id, :region, :operation, :source, :envelope_from, :destinations, :subject, "
+    ":tags, :raw, :created_at, :status, :internal)"
+)
+_INSERT_DELIVERY = Sql(
+    "INSERT INTO deliveries (message_id, account_id, domain, recipients, state, attempts, "
+    "next_attempt_at, created_at) VALUES (:message_id, :account_id, :domain, :recipients, "
+    ":state, :attempts, :next_attempt_at, :created_at)"
+)
+_INSERT_EVENT = Sql(
+    "INSERT INTO events (message_id, account_id, event_type, recipients, timestamp, detail) "
+    "VALUES (:message_id, :account_id, :event_type, :recipients, :timestamp, :detail)"
+)
 _SET_STATUS = (
     update(messages)
     .where(messages.c.id == bindparam("message_id"))
@@ -62,8 +75,8 @@ def _dumps(value: Any) -> str:
 
 def enqueue(conn: Connection, message: NewMessage) -> None:
     """Store the message, one queue row per recipient domain, and its Send event."""
-    conn.execute(
-        _INSERT_MESSAGE,
+    _INSERT_MESSAGE.run(
+        conn,
         {
             "id": message.message_id,
             "account_id": message.account_id,
@@ -83,8 +96,8 @@ def enqueue(conn: Connection, message: NewMessage) -> None:
     by_domain: dict[str, list[str]] = defaultdict(list)
     for recipient in message.recipients:
         by_domain[recipient.rpartition("@")[2].lower()].append(recipient)
-    conn.execute(
-        _INSERT_DELIVERY,
+    _INSERT_DELIVERY.run_many(
+        conn,
         [
             {
                 "message_id": message.message_id,
@@ -114,8 +127,8 @@ def add_events(
     """Append events; the message's status becomes the latest event's type."""
     if not new:
         return
-    conn.execute(
-        _INSERT_EVENT,
+    _INSERT_EVENT.run_many(
+        conn,
         [
             {
                 "message_id": message_id,

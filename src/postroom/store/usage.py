@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Table, bindparam, func, select
+from sqlalchemy import Table, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
 from postroom.domain.quotas import DAY_SECONDS, minute_of, stats_bucket
-from postroom.store.schema import send_stats, usage
+from postroom.store.fastsql import Sql
+from postroom.store.schema import send_stats
 
 STAT_COLUMNS = ("delivery_attempts", "bounces", "complaints", "rejects")
 
@@ -40,25 +41,26 @@ def _upsert_increment(
     conn.execute(stmt, {**keys, **increments})
 
 
-_SENT_SINCE = select(func.coalesce(func.sum(usage.c.recipients), 0)).where(
-    usage.c.account_id == bindparam("account_id"), usage.c.minute > bindparam("since")
+_SENT_SINCE = Sql(
+    "SELECT COALESCE(SUM(recipients), 0) FROM usage WHERE account_id = :account_id "
+    "AND minute > :since"
+)
+_CHARGE = Sql(
+    "INSERT INTO usage (account_id, minute, recipients) VALUES (:account_id, :minute, :n) "
+    "ON CONFLICT (account_id, minute) DO UPDATE SET recipients = usage.recipients + "
+    "excluded.recipients"
 )
 
 
 def sent_last_24h(conn: Connection, account_id: str, now: float) -> int:
     since = minute_of(now - DAY_SECONDS)
     params = {"account_id": account_id, "since": since}
-    return int(conn.execute(_SENT_SINCE, params).scalar_one())
+    return int(_SENT_SINCE.rows(conn, params)[0][0])
 
 
 def charge_daily(conn: Connection, account_id: str, recipients: int, now: float) -> None:
     if recipients:
-        _upsert_increment(
-            conn,
-            usage,
-            {"account_id": account_id, "minute": minute_of(now)},
-            {"recipients": recipients},
-        )
+        _CHARGE.run(conn, {"account_id": account_id, "minute": minute_of(now), "n": recipients})
 
 
 def count_stat(
