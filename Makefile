@@ -7,14 +7,12 @@ STAMP := $(VENV)/.installed
 
 .PHONY: serve test lint bootstrap node bench
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+$(STAMP): pyproject.toml scripts/bootstrap.sh
+	PYTHON=$(PYTHON) VENV=$(VENV) bash scripts/bootstrap.sh
 	touch $(STAMP)
 
 $(NODE_DIR)/node_modules/.installed: $(NODE_DIR)/package.json
-	cd $(NODE_DIR) && npm install --no-audit --no-fund --silent
+	cd $(NODE_DIR) && npm ci --no-audit --no-fund --silent
 	touch $@
 
 bootstrap: $(STAMP)

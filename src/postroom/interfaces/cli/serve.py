@@ -99,6 +99,10 @@ def serve(
     dns: Annotated[str | None, typer.Option(help="DNS server HOST:PORT.")] = None,
     public_url: Annotated[str | None, typer.Option(help="Base URL of links.")] = None,
     region: Annotated[str, typer.Option(help="Default region.")] = "us-east-1",
+    verification_sender: Annotated[
+        str | None,
+        typer.Option(envvar="POSTROOM_VERIFICATION_SENDER", help="From of verification mail."),
+    ] = None,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
@@ -128,6 +132,7 @@ def serve(
             dns=dns,
             public_url=public_url,
             region=region,
+            verification_sender=verification_sender,
         )
     except ConfigError as exc:
         fail(str(exc), 2)
