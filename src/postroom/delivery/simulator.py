@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 from postroom.delivery.outcomes import Outcome
+from postroom.domain.events import MailRecord
+from postroom.store.messages import NewMessage
+from postroom.wire import ids
+from postroom.wire.addresses import parse_address
+from postroom.wire.mime import Content, build_simple_message
 
 SUPPRESSED_TEXT = (
     "Amazon SES has suppressed sending to this address because it has a recent history of "
@@ -16,11 +21,71 @@ def simulate(recipient: str) -> Outcome:
     """success@, bounce@, ooto@, complaint@, suppressionlist@ (with optional +label)."""
     local = recipient.rpartition("@")[0].split("+", 1)[0].lower()
     if local == "bounce":
-        return Outcome(recipient, "bounced", 550, "5.1.1", "user unknown", "Permanent",
-                       "General", "smtp; 550 5.1.1 user unknown")
+        return Outcome(
+            recipient,
+            "bounced",
+            550,
+            "5.1.1",
+            "user unknown",
+            "Permanent",
+            "General",
+            "smtp; 550 5.1.1 user unknown",
+        )
     if local == "suppressionlist":
-        return Outcome(recipient, "bounced", 550, "5.1.1", "suppressed", "Permanent",
-                       "Suppressed", SUPPRESSED_TEXT)
+        return Outcome(
+            recipient,
+            "bounced",
+            550,
+            "5.1.1",
+            "suppressed",
+            "Permanent",
+            "Suppressed",
+            SUPPRESSED_TEXT,
+        )
     if local == "complaint":
         return Outcome(recipient, "complained", 250, "2.6.0", "Message received")
     return Outcome(recipient, "delivered", 250, "2.6.0", "Message received")
+
+
+def wants_auto_reply(recipient: str) -> bool:
+    return recipient.rpartition("@")[0].split("+", 1)[0].lower() == "ooto"
+
+
+def auto_reply(
+    record: MailRecord, envelope_from: str, recipient: str, now: float
+) -> NewMessage | None:
+    """ooto@'s out-of-office answer (RFC 3834), sent to the message's Return-Path."""
+    if not envelope_from:
+        return None
+    message_id = ids.message_id(record.region, now)
+    subject = "Out of the Office"
+    raw = build_simple_message(
+        source=parse_address(recipient),
+        to=[parse_address(envelope_from)],
+        cc=[],
+        reply_to=[],
+        subject=Content(subject),
+        text=Content(
+            "I am out of the office and will reply when I return.\n"
+            "(Postroom mailbox simulator auto-reply.)\n"
+        ),
+        html=None,
+        message_id=message_id,
+        mail_domain=ids.mail_domain(record.region),
+        date=now,
+        extra_headers=[("Auto-Submitted", "auto-replied")],
+    )
+    return NewMessage(
+        message_id=message_id,
+        account_id=record.account_id,
+        region=record.region,
+        operation="SimulatorAutoReply",
+        source=recipient,
+        envelope_from="",
+        recipients=[envelope_from],
+        subject=subject,
+        raw=raw,
+        tags={"ses:operation": ["SimulatorAutoReply"]},
+        created_at=now,
+        internal=True,
+    )

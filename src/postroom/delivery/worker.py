@@ -20,7 +20,7 @@ from postroom.config import Settings
 from postroom.delivery import retry
 from postroom.delivery.outcomes import Outcome, classify, expired
 from postroom.delivery.relay import RelayConfig, TransportResult, relay_message
-from postroom.delivery.simulator import simulate
+from postroom.delivery.simulator import auto_reply, simulate, wants_auto_reply
 from postroom.domain import events as ev
 from postroom.domain.sending import SIMULATOR_DOMAIN
 from postroom.store import messages as store
@@ -155,6 +155,8 @@ class DeliveryWorker:
         store.add_events(conn, job.message_id, job.account_id, new_events)
         self._count(conn, job.account_id, outcomes, now)
         delivered = [o.recipient for o in outcomes if o.kind in ("delivered", "complained")]
+        if job.domain == SIMULATOR_DOMAIN:
+            self._auto_replies(conn, record, delivered, now)
         if captured and delivered:
             store.keep_in_mailbox(conn, job.message_id, job.account_id, delivered, now)
         last_reply = outcomes[-1].reply if outcomes else ""
@@ -162,6 +164,20 @@ class DeliveryWorker:
             store.reschedule(conn, job, next_at, last_reply, [o.recipient for o in deferred])
         else:
             store.finish(conn, job, last_reply)
+
+    def _auto_replies(
+        self, conn: Connection, record: ev.MailRecord, delivered: list[str], now: float
+    ) -> None:
+        """ooto@ answers the Return-Path, like the real simulator (RFC 3834)."""
+        answering = [r for r in delivered if wants_auto_reply(r)]
+        if not answering:
+            return
+        loaded = store.load_record(conn, record.message_id)
+        envelope_from = loaded[1] if loaded else ""
+        for recipient in answering:
+            reply = auto_reply(record, envelope_from, recipient, now)
+            if reply is not None:
+                store.enqueue(conn, reply)
 
     def _events(
         self,

@@ -102,3 +102,15 @@ class PostroomProcess:
 
     def create_account(self, name: str) -> dict[str, str]:
         return dict(self.cli_json("accounts", "create", name))
+
+    def verify_address(self, ses: Any, account: str, address: str) -> None:
+        """Verify an address as a user does: VerifyEmailIdentity, open the mailed link."""
+        ses.verify_email_identity(EmailAddress=address)
+        mails = self.cli_json("mailbox", "list", "--account", account)
+        raw = next(m["raw"] for m in mails if address in m["destinations"])
+        link = re.search(r"(http://\S+/verify/\S+)", raw)
+        if link is None:
+            raise AssertionError(f"no verification link in:\n{raw}")
+        with urllib.request.urlopen(link.group(1), timeout=10) as response:
+            if response.status != 200:
+                raise AssertionError(f"verification link answered {response.status}")
