@@ -75,16 +75,26 @@ def _check_recipient_count(recipients: Sequence[Address]) -> None:
         raise InvalidParameterValue("Invalid email address .")
 
 
-def _check_unsupported(params: Mapping[str, Any]) -> None:
+def _check_unsupported(
+    caller: Caller, params: Mapping[str, Any], header_arns: Sequence[str | None] = ()
+) -> None:
+    """No configuration sets exist yet; ARNs may name only the caller's own identities
+    (sending authorization for other accounts comes with its own issue)."""
     if params.get("ConfigurationSetName"):
         name = params["ConfigurationSetName"]
         raise ClientError(
             f"Configuration set <{name}> does not exist.", code="ConfigurationSetDoesNotExist"
         )
-    for arn in ("SourceArn", "FromArn", "ReturnPathArn"):
-        if params.get(arn):
+    arns = [params.get(n) for n in ("SourceArn", "FromArn", "ReturnPathArn")]
+    for arn in [*arns, *header_arns]:
+        if not arn:
+            continue
+        parts = str(arn).split(":", 5)
+        if len(parts) != 6 or parts[:3] != ["arn", "aws", "ses"] or "identity/" not in parts[5]:
+            raise InvalidParameterValue(f"Invalid ARN: {arn}")
+        if parts[4] != caller.account_id:
             raise InvalidParameterValue(
-                f"{arn}: sending authorization is not supported by Postroom yet."
+                f"{arn}: sending on behalf of another account is not supported by Postroom yet."
             )
 
 
@@ -121,7 +131,7 @@ def _content(part: Mapping[str, Any] | None) -> Content | None:
 
 def prepare_send_email(caller: Caller, params: Mapping[str, Any], now: float) -> Submission:
     """SendEmail (ses-spec.md 4.1): validate, build the MIME message."""
-    _check_unsupported(params)
+    _check_unsupported(caller, params)
     source = parse_address(params["Source"])
     destination = params.get("Destination") or {}
     to = parse_address_list(destination.get("ToAddresses") or [])
@@ -166,15 +176,18 @@ def prepare_send_email(caller: Caller, params: Mapping[str, Any], now: float) ->
 
 def prepare_send_raw_email(caller: Caller, params: Mapping[str, Any], now: float) -> Submission:
     """SendRawEmail: Destinations override the headers; Message-ID and Date are replaced."""
-    _check_unsupported(params)
+    _check_unsupported(caller, params)
     data: bytes = params["RawMessage"]["Data"]
     check_message_size(len(base64.b64encode(data)))
     message_id = ids.message_id(caller.region, now)
     prepared = prepare_raw_message(
         data, message_id=message_id, mail_domain=ids.mail_domain(caller.region), date=now
     )
-    if prepared.configuration_set:
-        _check_unsupported({"ConfigurationSetName": prepared.configuration_set})
+    _check_unsupported(
+        caller,
+        {"ConfigurationSetName": prepared.configuration_set},
+        (prepared.source_arn, prepared.from_arn, prepared.return_path_arn),
+    )
     if params.get("Source"):
         source = parse_address(params["Source"])
     elif prepared.from_:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from postroom.domain import identity_service
@@ -134,8 +134,19 @@ def create_app(services: Services, wake_delivery: Callable[[], None] = lambda: N
             "Verification failed", "This verification link has expired. Ask for a new one.", 410
         )
 
+    async def ses_v2(request: Request) -> Response:
+        # SES v2 (rest-json) comes with its own issue; until then its clients get a clear
+        # error in their protocol's terms instead of an HTML 404.
+        request_id = ids.request_id()
+        return JSONResponse(
+            {"message": "The SES v2 API is not supported by Postroom yet; use SES v1."},
+            status_code=404,
+            headers={"x-amzn-RequestId": request_id, "x-amzn-ErrorType": "NotFoundException"},
+        )
+
     routes = [
         Route("/", ses_v1.handle, methods=["GET", "POST"]),
+        Route("/v2/{rest:path}", ses_v2, methods=["GET", "POST", "PUT", "DELETE", "PATCH"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/verify/{token}", verify, methods=["GET"]),
     ]
