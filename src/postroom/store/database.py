@@ -16,11 +16,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, event, insert, select
+from alembic import command as alembic_command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.pool import NullPool
 
-from postroom.store import schema
+from postroom.store import migrations
 from postroom.store.fastsql import Sql
 
 T = TypeVar("T")
@@ -78,10 +80,16 @@ class Database:
 
     # -- schema -------------------------------------------------------------------------
     def create_schema(self) -> None:
+        """Bring the schema to the newest Alembic revision (safe with concurrent starters:
+        SQLite's BEGIN IMMEDIATE and a PostgreSQL advisory lock serialize them)."""
+        config = AlembicConfig()
+        config.set_main_option("script_location", str(Path(migrations.__file__).parent))
+        logging.getLogger("alembic").setLevel(logging.WARNING)
         with self.write_engine.begin() as conn:
-            schema.metadata.create_all(conn)
-            if conn.execute(select(schema.schema_info.c.version)).first() is None:
-                conn.execute(insert(schema.schema_info).values(version=schema.SCHEMA_VERSION))
+            if not self.is_sqlite:
+                conn.execute(text("SELECT pg_advisory_xact_lock(72616673)"))
+            config.attributes["connection"] = conn
+            alembic_command.upgrade(config, "head")
 
     # -- synchronous use (CLI, writer thread, tests) ------------------------------------
     def transact(self, job: Callable[[Connection], T]) -> T:

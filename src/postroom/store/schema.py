@@ -1,5 +1,8 @@
 """One schema for both engines (SQLite and PostgreSQL), in SQLAlchemy Core.
 
+Changes go through Alembic migrations (`store/migrations/versions`): change this file,
+then add a revision (`alembic revision --autogenerate`, see docs/development.md).
+
 Times are epoch seconds (float) from the injected clock; JSON documents are text.
 """
 
@@ -21,14 +24,6 @@ from sqlalchemy import (
 )
 
 metadata = MetaData()
-
-SCHEMA_VERSION = 1
-
-schema_info = Table(
-    "schema_info",
-    metadata,
-    Column("version", Integer, primary_key=True),
-)
 
 accounts = Table(
     "accounts",
