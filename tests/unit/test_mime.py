@@ -13,14 +13,16 @@ from postroom.errors import InvalidParameterValue
 from postroom.wire.addresses import Address, parse_address
 from postroom.wire.mime import (
     Content,
-    PreparedRaw,
     build_simple_message,
     check_message_size,
     fold,
+    resolve_charset,
+)
+from postroom.wire.raw_mime import (
+    PreparedRaw,
     prepare_raw_message,
     require_from,
     require_recipients,
-    resolve_charset,
     subject_of,
     summarize,
 )

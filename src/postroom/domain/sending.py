@@ -28,12 +28,8 @@ from postroom.store import messages as message_store
 from postroom.store import usage as usage_store
 from postroom.wire import ids
 from postroom.wire.addresses import Address, parse_address, parse_address_list
-from postroom.wire.mime import (
-    Content,
-    build_simple_message,
-    check_message_size,
-    prepare_raw_message,
-)
+from postroom.wire.mime import Content, build_simple_message, check_message_size
+from postroom.wire.raw_mime import prepare_raw_message
 
 MAX_RECIPIENTS = 50
 SIMULATOR_DOMAIN = "simulator.amazonses.com"
