@@ -1,10 +1,7 @@
-"""Build and rewrite RFC 5322 messages as Amazon SES does (pure, no I/O).
+"""Build RFC 5322 messages as Amazon SES does for SendEmail (pure, no I/O).
 
 * `build_simple_message`: SendEmail / v2 Simple content -> MIME bytes (CRLF, lines <= 998).
-* `prepare_raw_message`: SendRawEmail -> header surgery on the caller's bytes (the body is
-  never re-encoded, so 8-bit and DKIM-signed bodies survive), plus what SES reads from the
-  headers (recipients, X-SES-* controls).
-* `subject_of`, `summarize`: tolerant readers for history and mailbox listings.
+* SendRawEmail's header surgery lives in `wire/raw_mime.py`.
 
 Choices where SES's exact behaviour is unknown (documented in the tests too):
 
@@ -13,10 +10,6 @@ Choices where SES's exact behaviour is unknown (documented in the tests too):
 * Unknown or unsafe Charset -> `InvalidParameterValue` `Unsupported charset: <name>`;
   text that the charset cannot represent -> `Content cannot be encoded in charset <name>.`
 * v2 Simple headers that SES sets itself are refused (SES DG header-fields.md).
-* A raw message with bare LF line endings is converted to CRLF (RFC 5322 section 2.1 and
-  RFC 5321 section 2.3.8 require CRLF on the wire); CRLF messages keep their bytes.
-* Raw `Return-Path` and `Bcc` headers are read, then removed (the receiving MTA writes
-  Return-Path, RFC 5321 section 4.4; SES never sends Bcc on).
 """
 
 from __future__ import annotations
@@ -24,7 +17,6 @@ from __future__ import annotations
 import base64
 import binascii
 import codecs
-import email.policy
 import re
 import uuid
 from collections.abc import Sequence
@@ -39,9 +31,6 @@ MAX_MESSAGE_SIZE = 10_485_760  # v1 SendRawEmail after base64 (SES DG quotas.md)
 MAX_LINE = 998  # RFC 5322 section 2.1.1, excluding CRLF
 _FOLD_AT = 76  # RFC 2047 section 2 (lines with encoded-words), within RFC 5322's 78
 
-# SMTP policy: CRLF line ends; headers we fold ourselves are written as given; QP and
-# base64 body lines <= 76 (RFC 2045 section 6.7 (5), section 6.8).
-_POLICY = email.policy.SMTP.clone(refold_source="none", max_line_length=76)
 _TOKEN = re.compile(r"[A-Za-z0-9._+-]+")
 _CHARSET = re.compile(r"[A-Za-z0-9!#$%&'+^_`{}~-]{1,40}")  # RFC 2978 mime-charset chars
 _NOT_TEXT_CODECS = {"idna", "punycode", "raw-unicode-escape", "unicode-escape", "undefined"}
