@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
@@ -168,7 +169,7 @@ async def get_identity_verification_attributes(ctx: Context, params: Mapping[str
     names = list(params["Identities"])
     if len(names) > 100:
         raise InvalidParameterValue("Too many identities: at most 100 are allowed.")
-    caller = ctx.caller
+    caller, now = ctx.caller, ctx.now
     lookup = {}
     for name in names:
         try:
@@ -178,14 +179,19 @@ async def get_identity_verification_attributes(ctx: Context, params: Mapping[str
     found = await ctx.services.db.read(
         lambda conn: identity_store.get_many(conn, caller.account_id, caller.region, lookup)
     )
+    due = [i for i in found if i.kind == rules.DOMAIN and identity_service.due_for_check(i, now)]
+    statuses = await asyncio.gather(
+        *(
+            identity_service.check_domain(ctx.services.db, ctx.services.lookup_txt, i, now)
+            for i in due
+        )
+    )
+    checked = {i.identity: status for i, status in zip(due, statuses, strict=True)}
     attributes: dict[str, Any] = {}
     for identity in found:
-        if identity.kind == rules.DOMAIN and identity_service.due_for_check(identity, ctx.now):
-            status = await identity_service.check_domain(
-                ctx.services.db, ctx.services.lookup_txt, identity, ctx.now
-            )
-            identity = replace(identity, status=status)
-        attributes[lookup[identity.identity]] = rules.verification_attributes(identity, ctx.now)
+        if identity.identity in checked:
+            identity = replace(identity, status=checked[identity.identity])
+        attributes[lookup[identity.identity]] = rules.verification_attributes(identity, now)
     return {"VerificationAttributes": attributes}
 
 
