@@ -197,7 +197,9 @@ def _body(text: Content | None, html: Content | None) -> tuple[list[tuple[str, s
         for content, subtype in ((text, "plain"), (html, "html")):
             headers, body = _text_part(content, subtype)
             head = "".join(f"{name}: {value}\r\n" for name, value in headers)
-            chunks.append(f"--{boundary}\r\n{head}\r\n".encode("ascii") + body + b"\r\n")
+            # Each part's body ends with CRLF, which RFC 2046 5.1.1 counts as part of the
+            # next delimiter: the part's content is exactly the text given.
+            chunks.append(f"--{boundary}\r\n{head}\r\n".encode("ascii") + body)
         chunks.append(f"--{boundary}--\r\n".encode("ascii"))
         content_type = f'multipart/alternative; boundary="{boundary}"'
         return [("Content-Type", content_type)], b"".join(chunks)
