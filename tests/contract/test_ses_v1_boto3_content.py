@@ -195,10 +195,6 @@ def test_from_header_and_return_path_must_be_verified(shared_tenant: Tenant) -> 
     )
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Postroom bug: SendRawEmail accepts a Sender header with an unverified address; SES "
-    "requires From, Source, Sender and Return-Path identities to be verified (spec 4.2)"
-))
 def test_raw_sender_header_must_be_verified(shared_tenant: Tenant) -> None:
     raw = (b"From: me@example.com\r\nSender: eve@unverified.example\r\n"
            b"To: to@example.com\r\nSubject: s\r\n\r\nb\r\n")
@@ -236,10 +232,6 @@ def test_message_ids_carry_the_region(shared_tenant: Tenant, shared_dns: TestDns
     assert message["Message-ID"] == f"<{message_id}@eu-west-1.amazonses.com>"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Postroom bug: the VerifyEmailIdentity mail that Postroom sends itself is counted in the "
-    "account's GetSendStatistics (DeliveryAttempts 1 although the account sent nothing)"
-))
 def test_verification_mail_is_not_in_the_accounts_statistics(
     shared_tenant_factory: TenantFactory,
 ) -> None:

@@ -153,7 +153,8 @@ class DeliveryWorker:
             deferred = []
         new_events = self._events(record, outcomes, started, now, remote_ip, next_at)
         store.add_events(conn, job.message_id, job.account_id, new_events)
-        self._count(conn, job.account_id, outcomes, now)
+        if not record.internal:
+            self._count(conn, job.account_id, outcomes, now)
         delivered = [o.recipient for o in outcomes if o.kind in ("delivered", "complained")]
         if job.domain == SIMULATOR_DOMAIN:
             self._auto_replies(conn, record, delivered, now)

@@ -51,6 +51,7 @@ class MailRecord:
     raw: bytes
     created_at: float
     tags: dict[str, list[str]]
+    internal: bool = False  # Postroom's own mail (verification): not the account's sending
 
 
 def delivery(

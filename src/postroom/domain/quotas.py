@@ -1,9 +1,10 @@
 """Sending quotas as SES applies them: recipients per second and per rolling 24 hours.
 
 The rate is a token bucket holding at most one second of sending (never less than one
-recipient). A message is admitted while the account is not already over its rate, then all
-its recipients are charged, so one message to To and Cc passes in the sandbox while
-sustained sending above the rate is refused (ses-spec.md section 5; SES quotas.md).
+recipient). A message is admitted while the account is not already over its rate (at least
+one recipient's worth of allowance is left), then all its recipients are charged, so one
+message to To and Cc passes in the sandbox while sustained sending above the rate is
+refused (ses-spec.md section 5; SES quotas.md).
 Mailbox-simulator recipients count against the rate but not against the 24-hour quota.
 """
 
@@ -36,7 +37,7 @@ def available_tokens(account: Account, now: float) -> float:
 def reserve(account: Account, charge: Charge, sent_last_24h: float, now: float) -> float:
     """Check both quotas; return the bucket's tokens after charging, or raise Throttling."""
     tokens = available_tokens(account, now)
-    if tokens <= 0:
+    if tokens < 1.0:  # less than one recipient's worth left: over the rate
         raise Throttling(MAX_RATE_TEXT)
     if charge.daily_recipients and sent_last_24h + charge.daily_recipients > account.max_24h:
         raise Throttling(DAILY_QUOTA_TEXT)

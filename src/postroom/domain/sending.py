@@ -202,7 +202,7 @@ def prepare_send_raw_email(caller: Caller, params: Mapping[str, Any], now: float
         caller=caller,
         operation="SendRawEmail",
         message_id=message_id,
-        senders=[source] + [a for a in prepared.from_ if a.addr_spec != source.addr_spec],
+        senders=_unique([source, *prepared.from_, *([prepared.sender] if prepared.sender else [])]),
         recipients=recipients,
         envelope_from=source.addr_spec,
         source=source.addr_spec,
@@ -211,6 +211,13 @@ def prepare_send_raw_email(caller: Caller, params: Mapping[str, Any], now: float
         created_at=now,
         tags=message_tags(caller, "SendRawEmail", source, custom),
     )
+
+
+def _unique(addresses: Sequence[Address]) -> list[Address]:
+    seen: dict[str, Address] = {}
+    for address in addresses:
+        seen.setdefault(address.addr_spec, address)
+    return list(seen.values())
 
 
 def _not_verified(addresses: Sequence[Address], region: str) -> MessageRejected:

@@ -229,6 +229,7 @@ def _record(row: Any) -> MailRecord:
         raw=row.raw,
         created_at=row.created_at,
         tags=json.loads(row.tags),
+        internal=bool(row.internal),
     )
 
 
