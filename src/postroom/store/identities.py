@@ -56,10 +56,13 @@ def upsert_pending(
             )
         )
     elif existing.status != SUCCESS:
+        # Asking again restarts the window; a pending identity keeps its token, so a link
+        # (or TXT record) already sent stays good.
+        kept = existing.token if existing.status == PENDING else token
         conn.execute(
             update(identities)
             .where(*_where(account_id, region), identities.c.identity == identity)
-            .values(status=PENDING, token=token, created_at=now, last_checked_at=None)
+            .values(status=PENDING, token=kept, created_at=now, last_checked_at=None)
         )
     found = get(conn, account_id, region, identity)
     assert found is not None
