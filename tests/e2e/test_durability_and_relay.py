@@ -6,6 +6,7 @@ import asyncio
 import email
 import json
 import time
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from email.policy import default as default_policy
 from typing import Any
@@ -14,7 +15,7 @@ import pytest
 
 from postroom.testing.fixtures import ses_client
 from postroom.testing.server import PostroomProcess
-from postroom.testing.sink import SinkServer
+from postroom.testing.sink import SinkBehaviour, SinkServer
 
 
 def _approved_account(server: PostroomProcess, name: str, sender_domain: str) -> dict[str, str]:
@@ -58,26 +59,25 @@ def test_sigkill_after_acknowledgement_loses_nothing(
         assert shown["events"][0]["mail"]["messageId"] == mid
 
 
-async def test_relay_delivers_to_smarthost(postroom_factory: Any, sink: SinkServer) -> None:
-    server = await asyncio.to_thread(
-        postroom_factory,
-        "--delivery",
-        "relay",
-        "--relay",
-        f"127.0.0.1:{sink.port}",
-        "--relay-starttls",
-        "off",
-    )
+async def _relaying_server(
+    postroom_factory: Any, sink: SinkServer, region: str
+) -> tuple[PostroomProcess, Any]:
+    """A server relaying to `sink`, an approved account and sender@example.com verified
+    through the link in the verification mail the sink received (it goes out by relay too)."""
+    args = ("--delivery", "relay", "--relay", f"127.0.0.1:{sink.port}", "--relay-starttls", "off")
+    server = await asyncio.to_thread(postroom_factory, *args)
     creds = await asyncio.to_thread(_approved_account, server, "relayer", "example.com")
-    ses = ses_client(server, creds, region="ap-northeast-2")
-    # The verification mail itself goes out through the relay.
+    ses = ses_client(server, creds, region=region)
     await asyncio.to_thread(ses.verify_email_identity, EmailAddress="sender@example.com")
     [verification] = await sink.wait_for(1)
     assert verification.rcpt_tos == ["sender@example.com"]
-    link = verification.data.decode().split("/verify/")[1].split()[0]
-    import urllib.request
+    token = verification.data.decode().split("/verify/")[1].split()[0]
+    await asyncio.to_thread(urllib.request.urlopen, f"{server.url}/verify/{token}", None, 10)
+    return server, ses
 
-    await asyncio.to_thread(urllib.request.urlopen, f"{server.url}/verify/{link}", None, 10)
+
+async def test_relay_delivers_to_smarthost(postroom_factory: Any, sink: SinkServer) -> None:
+    server, ses = await _relaying_server(postroom_factory, sink, "ap-northeast-2")
     response = await asyncio.to_thread(
         ses.send_email,
         Source="Sender <sender@example.com>",
@@ -122,26 +122,8 @@ async def test_relay_delivers_to_smarthost(postroom_factory: Any, sink: SinkServ
 async def test_relay_rejections_become_events(
     postroom_factory: Any, sink: SinkServer, reply: str, event: str
 ) -> None:
-    from postroom.testing.sink import SinkBehaviour
-
     sink.behaviour = SinkBehaviour(rcpt_replies={"nobody@example.org": reply})
-    server = await asyncio.to_thread(
-        postroom_factory,
-        "--delivery",
-        "relay",
-        "--relay",
-        f"127.0.0.1:{sink.port}",
-        "--relay-starttls",
-        "off",
-    )
-    creds = await asyncio.to_thread(_approved_account, server, "relayer", "example.com")
-    ses = ses_client(server, creds)
-    await asyncio.to_thread(ses.verify_email_identity, EmailAddress="sender@example.com")
-    [verification] = await sink.wait_for(1)
-    token = verification.data.decode().split("/verify/")[1].split()[0]
-    import urllib.request
-
-    await asyncio.to_thread(urllib.request.urlopen, f"{server.url}/verify/{token}", None, 10)
+    server, ses = await _relaying_server(postroom_factory, sink, "us-east-1")
     response = await asyncio.to_thread(
         ses.send_email,
         Source="sender@example.com",

@@ -64,8 +64,9 @@ def test_simulator_addresses_in_the_sandbox(postroom_factory: Any) -> None:
 
     suppressed_event = _events(server, suppressed, 2)[1]
     assert suppressed_event["bounce"]["bounceSubType"] == "Suppressed"
-    assert "suppressed sending" in (
-        suppressed_event["bounce"]["bouncedRecipients"][0]["diagnosticCode"]
+    assert (
+        "suppressed sending"
+        in (suppressed_event["bounce"]["bouncedRecipients"][0]["diagnosticCode"])
     )
 
     assert [e["eventType"] for e in _events(server, ooto, 2)] == ["Send", "Delivery"]
