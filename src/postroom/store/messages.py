@@ -267,15 +267,18 @@ def mailbox_rows(conn: Connection, account_id: str | None, limit: int) -> list[d
     return [dict(row._mapping) for row in conn.execute(query)]
 
 
-def history_rows(
-    conn: Connection,
-    account_id: str | None,
-    status: str | None,
-    recipient: str | None,
-    since: float | None,
-    until: float | None,
-    limit: int,
-) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class HistoryFilter:
+    account_id: str | None = None
+    status: str | None = None
+    recipient: str | None = None
+    since: float | None = None
+    until: float | None = None
+    include_internal: bool = False
+    limit: int = 100
+
+
+def history_rows(conn: Connection, wanted: HistoryFilter) -> list[dict[str, Any]]:
     query = (
         select(
             messages.c.id,
@@ -288,8 +291,12 @@ def history_rows(
             messages.c.operation,
         )
         .order_by(messages.c.created_at.desc())
-        .limit(limit)
+        .limit(wanted.limit)
     )
+    account_id, status, recipient = wanted.account_id, wanted.status, wanted.recipient
+    since, until = wanted.since, wanted.until
+    if not wanted.include_internal:
+        query = query.where(messages.c.internal.is_(False))
     if account_id is not None:
         query = query.where(messages.c.account_id == account_id)
     if status:

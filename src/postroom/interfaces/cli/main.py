@@ -52,7 +52,7 @@ def settings_from(data_dir: Path | None, database_url: str | None, **extra: Any)
     try:
         return load_settings(data_dir=data_dir, database_url=database_url, **extra)
     except ConfigError as exc:
-        fail(str(exc))
+        fail(str(exc), 2)  # a usage error, like Typer's own
         raise  # unreachable
 
 
@@ -237,6 +237,9 @@ def messages_list(
     since: Annotated[float | None, typer.Option(help="Epoch seconds.")] = None,
     until: Annotated[float | None, typer.Option(help="Epoch seconds.")] = None,
     limit: Annotated[int, typer.Option()] = 100,
+    include_internal: Annotated[
+        bool, typer.Option(help="Also list Postroom's own mail (verification, auto-replies).")
+    ] = False,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
     as_json: JsonFlag = False,
@@ -245,9 +248,10 @@ def messages_list(
 
     def job(conn: Any) -> list[dict[str, Any]]:
         names = {a.id: a.name for a in account_store.list_accounts(conn)}
-        rows = message_store.history_rows(
-            conn, _account_id(conn, account), status, recipient, since, until, limit
+        wanted = message_store.HistoryFilter(
+            _account_id(conn, account), status, recipient, since, until, include_internal, limit
         )
+        rows = message_store.history_rows(conn, wanted)
         return [
             {
                 "message_id": r["id"],
