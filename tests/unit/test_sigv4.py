@@ -488,3 +488,27 @@ def test_six_minutes_of_skew_is_rejected(offset: int) -> None:
     req = send_email()
     check(req, now=NOW + offset / 1.2)  # 5 minutes either way verifies
     assert rejected(req, now=NOW - offset).code == "SignatureDoesNotMatch"
+
+
+def test_content_sha256_header_must_match_the_body() -> None:
+    """A signed x-amz-content-sha256 does not let a captured request carry another body."""
+    body = b"Action=SendEmail&Source=a%40example.com"
+    headers = {
+        "host": "127.0.0.1:8025",
+        "x-amz-content-sha256": hashlib.sha256(body).hexdigest(),
+        "content-type": "application/x-www-form-urlencoded",
+    }
+    req = SignedRequest("POST", "/", "", headers, body)
+    amz_date = "20240101T000000Z"
+    added = sign_request(req, "AKIDEXAMPLE", "secret", "us-east-1", amz_date)
+    signed = SignedRequest("POST", "/", "", {**headers, **added}, body)
+    now = 1704067200.0
+    verify_signature(signed, parse_auth(signed), "secret", now)
+    tampered = SignedRequest("POST", "/", "", signed.headers, body + b"&Destination=x")
+    with pytest.raises(AuthError) as info:
+        verify_signature(tampered, parse_auth(tampered), "secret", now)
+    assert info.value.code == "SignatureDoesNotMatch"
+    unsigned = {**signed.headers, "x-amz-content-sha256": "UNSIGNED-PAYLOAD"}
+    loose = SignedRequest("POST", "/", "", unsigned, body)
+    with pytest.raises(AuthError):
+        verify_signature(loose, parse_auth(loose), "secret", now)

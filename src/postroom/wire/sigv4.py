@@ -326,7 +326,13 @@ def canonical_request(
         if value is None:  # signed but not sent: the client signed a different request
             raise _mismatch()
         lines.append(f"{name}:{' '.join(value.split())}\n")
-    payload = req.headers.get("x-amz-content-sha256") or hashlib.sha256(req.body).hexdigest()
+    # The payload hash is always computed from the body received: a client's
+    # x-amz-content-sha256 header must agree with it, or a captured request could be
+    # replayed with another body (the header, not the body, would be what is signed).
+    payload = hashlib.sha256(req.body).hexdigest()
+    claimed = req.headers.get("x-amz-content-sha256")
+    if claimed is not None and claimed.strip().lower() != payload:
+        raise _mismatch()
     return (
         f"{req.method.upper()}\n{canonical_uri(req.path)}\n"
         f"{canonical_query(req.query_string, presigned=presigned)}\n"
