@@ -12,6 +12,8 @@ import logging
 import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
 
 from sqlalchemy.engine import Connection
 
@@ -30,6 +32,24 @@ from postroom.wire import ids
 
 log = logging.getLogger(__name__)
 Transport = Callable[[str, Sequence[str], bytes], Awaitable[TransportResult]]
+LOCAL_BATCH = 256  # capture and simulator deliveries claimed at once
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One delivery attempt of a queued job, ready to be recorded."""
+
+    job: store.Job
+    record: ev.MailRecord
+    envelope_from: str
+    outcomes: list[Outcome]
+    finished: float
+    captured: bool
+    remote_ip: str | None = None
+
+
+def _captured(recipient: str) -> Outcome:
+    return classify(recipient, 250, "2.6.0", "Message received")
 
 
 def relay_transport(settings: Settings) -> Transport:
@@ -82,23 +102,60 @@ class DeliveryWorker:
                     await asyncio.wait_for(self._wake.wait(), timeout=0.5)
 
     async def _claim_batch(self) -> int:
-        free = self.settings.workers - len(self._tasks)
-        if free <= 0:
-            await asyncio.sleep(0.01)
+        # Local deliveries (capture, simulator) are cheap and done in batches; remote ones
+        # (relay) run as tasks, at most `workers` at a time.
+        remote_free = self.settings.workers - len(self._tasks)
+        limit = LOCAL_BATCH if self.transport is None else remote_free
+        if limit <= 0:
             return 0
         now = self.clock.now()
         jobs = await self.db.write(
-            lambda conn: store.claim(conn, self.owner, now, self.settings.lease_seconds, free)
+            lambda conn: store.claim(conn, self.owner, now, self.settings.lease_seconds, limit)
         )
+        local = [j for j in jobs if self._is_local(j)]
         for job in jobs:
-            task = asyncio.create_task(self._deliver_guarded(job))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            if not self._is_local(job):
+                task = asyncio.create_task(self._deliver_guarded(job))
+                self._tasks.add(task)
+                task.add_done_callback(self._task_done)
+        if local:
+            await self._deliver_locally(local)
         return len(jobs)
+
+    def _is_local(self, job: store.Job) -> bool:
+        return self.transport is None or job.domain == SIMULATOR_DOMAIN
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self.wake()  # a slot is free: claim more at once
 
     async def drain(self) -> None:
         if self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def _deliver_locally(self, jobs: list[store.Job]) -> None:
+        """One read for the batch, then each job recorded in its own savepoint of one group
+        commit (a job that fails to record keeps its lease and is retried alone)."""
+        wanted = {job.message_id for job in jobs}
+        loaded = await self.db.read(lambda conn: store.load_records(conn, wanted, raw=False))
+        now = self.clock.now()
+        attempts = []
+        for job in jobs:
+            if job.message_id not in loaded:
+                continue
+            record, envelope_from = loaded[job.message_id]
+            if job.domain == SIMULATOR_DOMAIN:
+                outcomes, captured = [simulate(r) for r in job.recipients], False
+            else:
+                outcomes, captured = [_captured(r) for r in job.recipients], True
+            attempts.append(Attempt(job, record, envelope_from, outcomes, now, captured))
+        results = await asyncio.gather(
+            *(self.db.write(partial(self.record, attempt=a)) for a in attempts),
+            return_exceptions=True,
+        )
+        for attempt, result in zip(attempts, results, strict=True):
+            if isinstance(result, BaseException):
+                log.error("recording delivery %s failed: %r", attempt.job.id, result)
 
     async def _deliver_guarded(self, job: store.Job) -> None:
         async with self._slots:
@@ -109,40 +166,23 @@ class DeliveryWorker:
                 log.exception("delivery %s of %s failed unexpectedly", job.id, job.message_id)
 
     async def deliver(self, job: store.Job) -> None:
-        loaded = await self.db.read(lambda conn: store.load_record(conn, job.message_id))
-        if loaded is None:
+        """A remote delivery: hand the message to the transport, record what it answered."""
+        assert self.transport is not None
+        loaded = await self.db.read(lambda conn: store.load_records(conn, {job.message_id}))
+        if job.message_id not in loaded:
             return
-        record, envelope_from = loaded
-        started = self.clock.now()
-        captured = False
-        remote_ip: str | None = None
-        if job.domain == SIMULATOR_DOMAIN:
-            outcomes = [simulate(r) for r in job.recipients]
-        elif self.transport is None:
-            outcomes = [classify(r, 250, "2.6.0", "Message received") for r in job.recipients]
-            captured = True
-        else:
-            result = await self.transport(envelope_from, job.recipients, record.raw)
-            remote_ip = result.remote_ip
-            outcomes = [
-                classify(r.recipient, r.code, r.enhanced, r.text) for r in result.recipients
-            ]
-        now = self.clock.now()
-        await self.db.write(
-            lambda conn: self.record(conn, job, record, outcomes, started, now, captured, remote_ip)
+        record, envelope_from = loaded[job.message_id]
+        result = await self.transport(envelope_from, job.recipients, record.raw)
+        outcomes = [classify(r.recipient, r.code, r.enhanced, r.text) for r in result.recipients]
+        attempt = Attempt(
+            job, record, envelope_from, outcomes, self.clock.now(), False, result.remote_ip
         )
+        await self.db.write(lambda conn: self.record(conn, attempt))
 
-    def record(
-        self,
-        conn: Connection,
-        job: store.Job,
-        record: ev.MailRecord,
-        outcomes: list[Outcome],
-        started: float,
-        now: float,
-        captured: bool,
-        remote_ip: str | None,
-    ) -> None:
+    def record(self, conn: Connection, attempt: Attempt) -> None:
+        """Events, statistics, mailbox and the queue row, in the caller's transaction."""
+        job, record, now = attempt.job, attempt.record, attempt.finished
+        outcomes = attempt.outcomes
         deferred = [o for o in outcomes if o.kind == "deferred"]
         next_at = now + retry.next_delay(job.attempts + 1, self.settings.retry_initial)
         giving_up = bool(deferred) and retry.gives_up(
@@ -151,14 +191,17 @@ class DeliveryWorker:
         if giving_up:
             outcomes = [expired(o) if o.kind == "deferred" else o for o in outcomes]
             deferred = []
-        new_events = self._events(record, outcomes, started, now, remote_ip, next_at)
+        new_events = self._events(record, outcomes, now, attempt.remote_ip)
         store.add_events(conn, job.message_id, job.account_id, new_events)
         if not record.internal:
             self._count(conn, job.account_id, outcomes, now)
         delivered = [o.recipient for o in outcomes if o.kind in ("delivered", "complained")]
-        if job.domain == SIMULATOR_DOMAIN:
-            self._auto_replies(conn, record, delivered, now)
-        if captured and delivered:
+        for recipient in delivered:
+            if job.domain == SIMULATOR_DOMAIN and wants_auto_reply(recipient):
+                reply = auto_reply(record, attempt.envelope_from, recipient, now)
+                if reply is not None:
+                    store.enqueue(conn, reply)
+        if attempt.captured and delivered:
             store.keep_in_mailbox(conn, job.message_id, job.account_id, delivered, now)
         last_reply = outcomes[-1].reply if outcomes else ""
         if deferred:
@@ -166,28 +209,8 @@ class DeliveryWorker:
         else:
             store.finish(conn, job, last_reply)
 
-    def _auto_replies(
-        self, conn: Connection, record: ev.MailRecord, delivered: list[str], now: float
-    ) -> None:
-        """ooto@ answers the Return-Path, like the real simulator (RFC 3834)."""
-        answering = [r for r in delivered if wants_auto_reply(r)]
-        if not answering:
-            return
-        loaded = store.load_record(conn, record.message_id)
-        envelope_from = loaded[1] if loaded else ""
-        for recipient in answering:
-            reply = auto_reply(record, envelope_from, recipient, now)
-            if reply is not None:
-                store.enqueue(conn, reply)
-
     def _events(
-        self,
-        record: ev.MailRecord,
-        outcomes: list[Outcome],
-        started: float,
-        now: float,
-        remote_ip: str | None,
-        next_at: float,
+        self, record: ev.MailRecord, outcomes: list[Outcome], now: float, remote_ip: str | None
     ) -> list[ev.Event]:
         found: list[ev.Event] = []
         delivered = [o for o in outcomes if o.kind in ("delivered", "complained")]

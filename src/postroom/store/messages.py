@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -226,17 +227,28 @@ def _record(row: Any) -> MailRecord:
         region=row.region,
         source=row.source,
         destinations=json.loads(row.destinations),
-        raw=row.raw,
+        raw=getattr(row, "raw", b""),
         created_at=row.created_at,
         tags=json.loads(row.tags),
         internal=bool(row.internal),
     )
 
 
+def load_records(
+    conn: Connection, message_ids: Iterable[str], *, raw: bool = True
+) -> dict[str, tuple[MailRecord, str]]:
+    """Stored messages and their envelope senders; `raw=False` leaves the bytes behind."""
+    wanted = list(message_ids)
+    if not wanted:
+        return {}
+    columns = [c for c in messages.c if raw or c.name != "raw"]
+    rows = conn.execute(select(*columns).where(messages.c.id.in_(wanted)))
+    return {row.id: (_record(row), row.envelope_from) for row in rows}
+
+
 def load_record(conn: Connection, message_id: str) -> tuple[MailRecord, str] | None:
     """The stored message and its envelope sender."""
-    row = conn.execute(select(messages).where(messages.c.id == message_id)).first()
-    return (_record(row), row.envelope_from) if row else None
+    return load_records(conn, [message_id]).get(message_id)
 
 
 def events_of(conn: Connection, message_id: str) -> list[Event]:
