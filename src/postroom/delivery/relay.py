@@ -106,7 +106,7 @@ def parse_reply(code: int, message: str) -> SmtpReply:
         match = _ENHANCED.match(line)
         if match and match.group(1) == str(code)[:1]:
             enhanced = enhanced or ".".join(match.groups())
-            line = line[match.end():]
+            line = line[match.end() :]
         parts.append(line.strip())
     return SmtpReply(code, enhanced, " ".join(p for p in parts if p))
 
@@ -212,8 +212,9 @@ class _Session:
         finally:
             await self._close()
         results = [
-            RecipientResult(rcpt, self.replies[i].code, self.replies[i].enhanced,
-                            self.replies[i].text)
+            RecipientResult(
+                rcpt, self.replies[i].code, self.replies[i].enhanced, self.replies[i].text
+            )
             for i, rcpt in enumerate(self.recipients)
         ]
         return TransportResult(results, self.config.host, self.remote_ip)
@@ -255,32 +256,42 @@ class _Session:
         required = self.config.starttls == "require"
         if not self.smtp.supports_extension("starttls"):
             if required:
-                raise _Abort(SmtpReply(
-                    421, "4.7.4", f"TLS is required, but was not offered by {self.where}"))
+                raise _Abort(
+                    SmtpReply(421, "4.7.4", f"TLS is required, but was not offered by {self.where}")
+                )
             return
         self.stage = "STARTTLS"
         try:
             await self.smtp.starttls(server_hostname=self.config.host)
         except SMTPResponseException as exc:  # e.g. 454: the session is still plaintext
             if required:
-                raise _Abort(SmtpReply(
-                    421, "4.7.4", f"TLS is required, but {self.where} refused STARTTLS: "
-                    f"{exc.code} {exc.message}")) from exc
-            log.info("STARTTLS refused by %s (%s); continuing without TLS", self.where,
-                     exc.code)
+                raise _Abort(
+                    SmtpReply(
+                        421,
+                        "4.7.4",
+                        f"TLS is required, but {self.where} refused STARTTLS: "
+                        f"{exc.code} {exc.message}",
+                    )
+                ) from exc
+            log.info("STARTTLS refused by %s (%s); continuing without TLS", self.where, exc.code)
             return
         await self._hello()  # RFC 3207 4.2: forget what we knew, ask again
 
     async def _login(self, username: str, password: str) -> None:
         self.stage = "AUTH"
         if not self._tls_active() and self.config.starttls != "off":
-            raise _Abort(SmtpReply(
-                421, "4.7.0", f"Refusing to send credentials to {self.where} without TLS"))
+            raise _Abort(
+                SmtpReply(421, "4.7.0", f"Refusing to send credentials to {self.where} without TLS")
+            )
         if not self.smtp.supported_auth_methods:
             offered = self.smtp.esmtp_extensions.get("auth", "")
-            raise _Abort(SmtpReply(
-                421, "4.7.0",
-                f"{self.where} offers no usable AUTH mechanism ({offered or 'no AUTH'})"))
+            raise _Abort(
+                SmtpReply(
+                    421,
+                    "4.7.0",
+                    f"{self.where} offers no usable AUTH mechanism ({offered or 'no AUTH'})",
+                )
+            )
         try:
             await self.smtp.login(username, password)
         except SMTPAuthenticationError as exc:
@@ -293,7 +304,8 @@ class _Session:
         self.stage = "MAIL FROM"
         try:
             reply = await self._command(
-                b"MAIL", b"FROM:" + _path(mail_from, utf8), *(o.encode() for o in options))
+                b"MAIL", b"FROM:" + _path(mail_from, utf8), *(o.encode() for o in options)
+            )
         except ValueError as exc:  # control characters in the address
             raise _Abort(SmtpReply(501, "5.1.7", "Bad sender address syntax")) from exc
         if reply.code // 100 != 2:
@@ -343,9 +355,13 @@ class _Session:
             size = _wire_size(data)
             limit = self.smtp.esmtp_extensions.get("size", "")
             if limit.isdigit() and 0 < int(limit) < size:
-                raise _Abort(SmtpReply(
-                    552, "5.3.4", f"Message size {size} exceeds the limit {limit} of "
-                    f"{self.where}"))
+                raise _Abort(
+                    SmtpReply(
+                        552,
+                        "5.3.4",
+                        f"Message size {size} exceeds the limit {limit} of {self.where}",
+                    )
+                )
             options.append(f"SIZE={size}")
         utf8_rcpts = [i for i, r in enumerate(self.recipients) if not r.isascii()]
         utf8_message = not mail_from.isascii() or not _header_section(data).isascii()
@@ -353,19 +369,27 @@ class _Session:
         if utf8:
             options.append("SMTPUTF8")
         elif utf8_message:
-            raise _Abort(SmtpReply(
-                553, "5.6.7", f"SMTPUTF8 is required, but was not offered by {self.where}"))
+            raise _Abort(
+                SmtpReply(
+                    553, "5.6.7", f"SMTPUTF8 is required, but was not offered by {self.where}"
+                )
+            )
         else:
             for index in utf8_rcpts:
                 self.replies[index] = SmtpReply(
-                    553, "5.6.7", f"SMTPUTF8 is required, but was not offered by {self.where}")
+                    553, "5.6.7", f"SMTPUTF8 is required, but was not offered by {self.where}"
+                )
         if not data.isascii():
             if offers("8bitmime"):
                 options.append("BODY=8BITMIME")
             elif not utf8:  # SMTPUTF8 implies 8BITMIME support (RFC 6531 3.1)
-                raise _Abort(SmtpReply(
-                    554, "5.6.3", f"8-bit message content, but {self.where} did not "
-                    "offer 8BITMIME"))
+                raise _Abort(
+                    SmtpReply(
+                        554,
+                        "5.6.3",
+                        f"8-bit message content, but {self.where} did not offer 8BITMIME",
+                    )
+                )
         return options, utf8
 
     async def _close(self) -> None:
@@ -387,7 +411,9 @@ async def relay_message(
     session = _Session(config, recipients)
     result = await session.run(mail_from, data)
     log.info(
-        "relay via %s (%s): %s", session.where, result.remote_ip or "-",
+        "relay via %s (%s): %s",
+        session.where,
+        result.remote_ip or "-",
         ", ".join(f"{r.recipient}={r.code}" for r in result.recipients),
     )
     return result

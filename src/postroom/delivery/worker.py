@@ -276,15 +276,14 @@ class DeliveryWorker:
     def _count(
         self, conn: Connection, account_id: str, outcomes: list[Outcome], now: float
     ) -> None:
-        attempted = sum(1 for o in outcomes if o.kind != "deferred")
-        if attempted:
-            usage.count_stat(conn, account_id, now, "delivery_attempts", attempted)
-        bounced = sum(1 for o in outcomes if o.kind == "bounced")
-        if bounced:
-            usage.count_stat(conn, account_id, now, "bounces", bounced)
-        complained = sum(1 for o in outcomes if o.kind == "complained")
-        if complained:
-            usage.count_stat(conn, account_id, now, "complaints", complained)
+        usage.count_stats(
+            conn,
+            account_id,
+            now,
+            delivery_attempts=sum(1 for o in outcomes if o.kind != "deferred"),
+            bounces=sum(1 for o in outcomes if o.kind == "bounced"),
+            complaints=sum(1 for o in outcomes if o.kind == "complained"),
+        )
 
 
 def _delay_type(outcome: Outcome) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, bindparam, insert, or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.engine import Connection
 
 from postroom.domain.events import SEND, Event, MailRecord
@@ -63,11 +63,7 @@ _INSERT_EVENT = Sql(
     "INSERT INTO events (message_id, account_id, event_type, recipients, timestamp, detail) "
     "VALUES (:message_id, :account_id, :event_type, :recipients, :timestamp, :detail)"
 )
-_SET_STATUS = (
-    update(messages)
-    .where(messages.c.id == bindparam("message_id"))
-    .values(status=bindparam("status"))
-)
+_SET_STATUS = Sql("UPDATE messages SET status = :status WHERE id = :message_id")
 
 
 def _dumps(value: Any) -> str:
@@ -143,7 +139,7 @@ def add_events(
         ],
     )
     if set_status:
-        conn.execute(_SET_STATUS, {"message_id": message_id, "status": new[-1].event_type})
+        _SET_STATUS.run(conn, {"message_id": message_id, "status": new[-1].event_type})
 
 
 def claim(conn: Connection, owner: str, now: float, lease: float, limit: int) -> list[Job]:
@@ -178,46 +174,48 @@ def claim(conn: Connection, owner: str, now: float, lease: float, limit: int) ->
     ]
 
 
+_FINISH = Sql(
+    "UPDATE deliveries SET state = 'done', attempts = :attempts, lease_owner = NULL, "
+    "lease_until = NULL, last_reply = :reply WHERE id = :id"
+)
+_RESCHEDULE = Sql(
+    "UPDATE deliveries SET attempts = :attempts, next_attempt_at = :next_at, "
+    "lease_owner = NULL, lease_until = NULL, last_reply = :reply, recipients = :recipients "
+    "WHERE id = :id"
+)
+_KEEP = Sql(
+    "INSERT INTO mailbox (message_id, account_id, recipients, delivered_at) "
+    "VALUES (:message_id, :account_id, :recipients, :delivered_at)"
+)
+
+
 def finish(conn: Connection, job: Job, reply: str) -> None:
-    conn.execute(
-        update(deliveries)
-        .where(deliveries.c.id == job.id)
-        .values(
-            state="done",
-            attempts=job.attempts + 1,
-            lease_owner=None,
-            lease_until=None,
-            last_reply=reply,
-        )
-    )
+    _FINISH.run(conn, {"id": job.id, "attempts": job.attempts + 1, "reply": reply})
 
 
 def reschedule(
     conn: Connection, job: Job, when: float, reply: str, recipients: list[str] | None = None
 ) -> None:
-    values: dict[str, Any] = {
+    params = {
+        "id": job.id,
         "attempts": job.attempts + 1,
-        "next_attempt_at": when,
-        "lease_owner": None,
-        "lease_until": None,
-        "last_reply": reply,
+        "next_at": when,
+        "reply": reply,
+        "recipients": _dumps(job.recipients if recipients is None else recipients),
     }
-    if recipients is not None:
-        values["recipients"] = _dumps(recipients)
-    conn.execute(update(deliveries).where(deliveries.c.id == job.id).values(**values))
+    _RESCHEDULE.run(conn, params)
 
 
 def keep_in_mailbox(
     conn: Connection, message_id: str, account_id: str, recipients: list[str], when: float
 ) -> None:
-    conn.execute(
-        insert(mailbox).values(
-            message_id=message_id,
-            account_id=account_id,
-            recipients=_dumps(recipients),
-            delivered_at=when,
-        )
-    )
+    params = {
+        "message_id": message_id,
+        "account_id": account_id,
+        "recipients": _dumps(recipients),
+        "delivered_at": when,
+    }
+    _KEEP.run(conn, params)
 
 
 def _record(row: Any) -> MailRecord:

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy import Table, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from postroom.domain.quotas import DAY_SECONDS, minute_of, stats_bucket
@@ -14,31 +10,6 @@ from postroom.store.fastsql import Sql
 from postroom.store.schema import send_stats
 
 STAT_COLUMNS = ("delivery_attempts", "bounces", "complaints", "rejects")
-
-
-_UPSERTS: dict[tuple[str, str, tuple[str, ...], tuple[str, ...]], Any] = {}
-
-
-def _upsert_statement(
-    dialect: str, table: Table, keys: tuple[str, ...], increments: tuple[str, ...]
-) -> Any:
-    """INSERT ... ON CONFLICT DO UPDATE SET n = n + excluded.n, built once per shape."""
-    cache_key = (dialect, table.name, keys, increments)
-    if cache_key not in _UPSERTS:
-        builder = pg_insert if dialect == "postgresql" else sqlite_insert
-        stmt = builder(table)
-        _UPSERTS[cache_key] = stmt.on_conflict_do_update(
-            index_elements=list(keys),
-            set_={name: table.c[name] + stmt.excluded[name] for name in increments},
-        )
-    return _UPSERTS[cache_key]
-
-
-def _upsert_increment(
-    conn: Connection, table: Table, keys: dict[str, object], increments: dict[str, int]
-) -> None:
-    stmt = _upsert_statement(conn.dialect.name, table, tuple(keys), tuple(increments))
-    conn.execute(stmt, {**keys, **increments})
 
 
 _SENT_SINCE = Sql(
@@ -63,15 +34,35 @@ def charge_daily(conn: Connection, account_id: str, recipients: int, now: float)
         _CHARGE.run(conn, {"account_id": account_id, "minute": minute_of(now), "n": recipients})
 
 
-def count_stat(
-    conn: Connection, account_id: str, when: float, column: str, amount: int = 1
+_COUNT = Sql(
+    "INSERT INTO send_stats (account_id, bucket, "
+    + ", ".join(STAT_COLUMNS)
+    + ") VALUES (:account_id, :bucket, "
+    + ", ".join(f":{c}" for c in STAT_COLUMNS)
+    + ") ON CONFLICT (account_id, bucket) DO UPDATE SET "
+    + ", ".join(f"{c} = send_stats.{c} + excluded.{c}" for c in STAT_COLUMNS)
+)
+
+
+def count_stats(
+    conn: Connection,
+    account_id: str,
+    when: float,
+    *,
+    delivery_attempts: int = 0,
+    bounces: int = 0,
+    complaints: int = 0,
+    rejects: int = 0,
 ) -> None:
-    if column not in STAT_COLUMNS:
-        raise ValueError(column)
-    increments = {name: (amount if name == column else 0) for name in STAT_COLUMNS}
-    _upsert_increment(
-        conn, send_stats, {"account_id": account_id, "bucket": stats_bucket(when)}, increments
-    )
+    """Add to the account's 15-minute bucket (GetSendStatistics) in one statement."""
+    counts = {
+        "delivery_attempts": delivery_attempts,
+        "bounces": bounces,
+        "complaints": complaints,
+        "rejects": rejects,
+    }
+    if any(counts.values()):
+        _COUNT.run(conn, {"account_id": account_id, "bucket": stats_bucket(when), **counts})
 
 
 def send_statistics(conn: Connection, account_id: str, now: float) -> list[dict[str, object]]:
