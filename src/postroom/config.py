@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 DeliveryMode = Literal["capture", "relay", "direct"]
 DELIVERY_MODES: tuple[str, ...] = ("capture", "relay", "direct")
+ROLES: tuple[str, ...] = ("api", "worker")
 
 
 class ConfigError(ValueError):
@@ -69,6 +70,7 @@ class Settings:
     retry_initial: float = 60.0
     retry_max_age: float = 12 * 3600.0
     domain_check_interval: float = 300.0
+    roles: tuple[str, ...] = ROLES
 
     @property
     def effective_database_url(self) -> str:
@@ -95,6 +97,11 @@ def _coerce(name: str, value: Any) -> Any:
         return int(value)
     if name in {"lease_seconds", "retry_initial", "retry_max_age", "domain_check_interval"}:
         return float(value)
+    if name == "roles":
+        chosen = tuple(r.strip() for r in value.split(",")) if isinstance(value, str) else value
+        if not chosen or not set(chosen) <= set(ROLES):
+            raise ConfigError(f"roles must be a comma-separated subset of {','.join(ROLES)}")
+        return tuple(chosen)
     if name == "delivery" and value not in DELIVERY_MODES:
         raise ConfigError(f"delivery must be one of {', '.join(DELIVERY_MODES)}, got {value!r}")
     if name == "relay" and isinstance(value, dict):

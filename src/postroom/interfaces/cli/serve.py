@@ -41,7 +41,12 @@ async def run_server(settings: Settings) -> None:
     services = build_services(settings)
     transport = relay_transport(settings) if settings.delivery == "relay" else None
     worker = DeliveryWorker(services.db, settings, services.clock, transport)
-    application = create_app(services, worker.wake)
+    # Roles (ARCHITECTURE.md): a node without `worker` leaves delivery to other nodes, which
+    # find the queue rows in the shared database; a node without `api` answers /healthz only.
+    runs_worker = "worker" in settings.roles
+    application = create_app(
+        services, worker.wake if runs_worker else _no_wake, api="api" in settings.roles
+    )
     config = uvicorn.Config(
         application,
         host=settings.http.host,
@@ -55,10 +60,12 @@ async def run_server(settings: Settings) -> None:
         backlog=4096,
     )
     server = uvicorn.Server(config)
-    background = [
-        asyncio.create_task(worker.run(), name="delivery"),
-        asyncio.create_task(check_pending_domains(services), name="domains"),
-    ]
+    background = []
+    if runs_worker:
+        background += [
+            asyncio.create_task(worker.run(), name="delivery"),
+            asyncio.create_task(check_pending_domains(services), name="domains"),
+        ]
     announce = asyncio.create_task(_announce(server, services))
     try:
         await server.serve()
@@ -71,6 +78,10 @@ async def run_server(settings: Settings) -> None:
         services.close()
 
 
+def _no_wake() -> None:
+    return None
+
+
 async def _announce(server: uvicorn.Server, services: Services) -> None:
     while not server.started:
         await asyncio.sleep(0.01)
@@ -79,7 +90,8 @@ async def _announce(server: uvicorn.Server, services: Services) -> None:
     if not settings.public_url:  # links must name the port really bound (--http HOST:0)
         services.settings = replace(settings, public_url=f"http://{host}:{port}")
     print(
-        f"postroom listening on http://{host}:{port} (delivery {settings.delivery}, "
+        f"postroom listening on http://{host}:{port} (roles {','.join(settings.roles)}, "
+        f"delivery {settings.delivery}, "
         f"database {settings.effective_database_url.split('://')[0]})",
         flush=True,
     )
@@ -99,6 +111,9 @@ def serve(
     dns: Annotated[str | None, typer.Option(help="DNS server HOST:PORT.")] = None,
     public_url: Annotated[str | None, typer.Option(help="Base URL of links.")] = None,
     region: Annotated[str, typer.Option(help="Default region.")] = "us-east-1",
+    roles: Annotated[
+        str, typer.Option(help="api,worker (default both); nodes share the database.")
+    ] = "api,worker",
     verification_sender: Annotated[
         str | None,
         typer.Option(envvar="POSTROOM_VERIFICATION_SENDER", help="From of verification mail."),
@@ -133,6 +148,7 @@ def serve(
             public_url=public_url,
             region=region,
             verification_sender=verification_sender,
+            roles=roles,
         )
     except ConfigError as exc:
         fail(str(exc), 2)

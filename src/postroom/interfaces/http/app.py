@@ -110,7 +110,9 @@ def _verify_page(title: str, text: str, status: int = 200) -> HTMLResponse:
     return HTMLResponse(body, status_code=status)
 
 
-def create_app(services: Services, wake_delivery: Callable[[], None] = lambda: None) -> Starlette:
+def create_app(
+    services: Services, wake_delivery: Callable[[], None] = lambda: None, *, api: bool = True
+) -> Starlette:
     ses_v1 = SesV1Endpoint(services, wake_delivery)
 
     async def healthz(request: Request) -> Response:
@@ -144,10 +146,11 @@ def create_app(services: Services, wake_delivery: Callable[[], None] = lambda: N
             headers={"x-amzn-RequestId": request_id, "x-amzn-ErrorType": "NotFoundException"},
         )
 
-    routes = [
-        Route("/", ses_v1.handle, methods=["GET", "POST"]),
-        Route("/v2/{rest:path}", ses_v2, methods=["GET", "POST", "PUT", "DELETE", "PATCH"]),
-        Route("/healthz", healthz, methods=["GET"]),
-        Route("/verify/{token}", verify, methods=["GET"]),
-    ]
+    routes = [Route("/healthz", healthz, methods=["GET"])]
+    if api:
+        routes += [
+            Route("/", ses_v1.handle, methods=["GET", "POST"]),
+            Route("/v2/{rest:path}", ses_v2, methods=["GET", "POST", "PUT", "DELETE", "PATCH"]),
+            Route("/verify/{token}", verify, methods=["GET"]),
+        ]
     return Starlette(routes=routes)

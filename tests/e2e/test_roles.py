@@ -1,0 +1,55 @@
+"""Nodes with separate roles share one database: an API node queues, a worker node delivers."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from postroom.testing.fixtures import ses_client
+
+
+def _status(server: Any, message_id: str) -> str:
+    shown = server.cli_json("messages", "show", message_id)
+    return str(shown["events"][-1]["eventType"])
+
+
+def test_api_node_queues_and_worker_node_delivers(
+    postroom_factory: Any, engine_url: str, tmp_path: Any
+) -> None:
+    shared = tmp_path / "shared"  # both nodes use the same secret key (data dir)
+    api = postroom_factory("--roles", "api", database_url=engine_url, data_dir=shared)
+    creds = api.create_account("split")
+    api.cli("accounts", "approve", "split")
+    ses = ses_client(api, creds, retries=2)
+    ses.verify_email_identity(EmailAddress="app@example.com")
+    time.sleep(1.0)
+    # No worker yet: the verification mail waits in the queue.
+    assert api.cli_json("mailbox", "list", "--account", "split") == []
+
+    worker = postroom_factory("--roles", "worker", database_url=engine_url, data_dir=shared)
+    assert "roles worker" in "".join(worker.output)
+    deadline = time.monotonic() + 15
+    while not api.cli_json("mailbox", "list", "--account", "split"):
+        assert time.monotonic() < deadline, "the worker node never delivered"
+        time.sleep(0.2)
+    api.verify_address(ses, "split", "app@example.com")  # link served by the API node
+
+    message_id = ses.send_email(
+        Source="app@example.com",
+        Destination={"ToAddresses": ["success@simulator.amazonses.com"]},
+        Message={"Subject": {"Data": "split"}, "Body": {"Text": {"Data": "x"}}},
+    )["MessageId"]
+    while _status(api, message_id) != "Delivery":
+        assert time.monotonic() < deadline + 15, "not delivered by the worker node"
+        time.sleep(0.2)
+    # The worker node has no API: only its health check answers.
+    import urllib.error
+    import urllib.request
+
+    with urllib.request.urlopen(worker.url + "/healthz", timeout=5) as response:
+        assert response.status == 200
+    try:
+        urllib.request.urlopen(worker.url + "/", data=b"Action=GetSendQuota", timeout=5)
+        raise AssertionError("the worker node answered the API")
+    except urllib.error.HTTPError as error:
+        assert error.code in (404, 405)
