@@ -191,6 +191,20 @@ def _account_id(conn: Any, name: str | None) -> str | None:
     return account_store.find_account(conn, name).id if name else None
 
 
+def _summary(
+    row: Any, names: dict[str, str], *, id_key: str, recipients_key: str, time_key: str
+) -> dict[str, Any]:
+    """The fields `mailbox list` and `messages list` share (the scripting contract)."""
+    return {
+        "message_id": row[id_key],
+        "account": names.get(row["account_id"], ""),
+        "source": row["source"],
+        "destinations": json.loads(row[recipients_key]),
+        "subject": row["subject"],
+        "timestamp": iso_millis(row[time_key]),
+    }
+
+
 @mailbox_app.command("list")
 def mailbox_list(
     account: AccountOpt = None,
@@ -204,16 +218,9 @@ def mailbox_list(
     def job(conn: Any) -> list[dict[str, Any]]:
         names = {a.id: a.name for a in account_store.list_accounts(conn)}
         rows = message_store.mailbox_rows(conn, _account_id(conn, account), limit)
+        keys = {"id_key": "message_id", "recipients_key": "recipients", "time_key": "delivered_at"}
         return [
-            {
-                "message_id": r["message_id"],
-                "account": names.get(r["account_id"], ""),
-                "source": r["source"],
-                "destinations": json.loads(r["recipients"]),
-                "subject": r["subject"],
-                "timestamp": iso_millis(r["delivered_at"]),
-                "raw": bytes(r["raw"]).decode("utf-8", "replace"),
-            }
+            {**_summary(r, names, **keys), "raw": bytes(r["raw"]).decode("utf-8", "replace")}
             for r in rows
         ]
 
@@ -252,17 +259,9 @@ def messages_list(
             _account_id(conn, account), status, recipient, since, until, include_internal, limit
         )
         rows = message_store.history_rows(conn, wanted)
+        keys = {"id_key": "id", "recipients_key": "destinations", "time_key": "created_at"}
         return [
-            {
-                "message_id": r["id"],
-                "account": names.get(r["account_id"], ""),
-                "source": r["source"],
-                "destinations": json.loads(r["destinations"]),
-                "subject": r["subject"],
-                "timestamp": iso_millis(r["created_at"]),
-                "status": r["status"],
-                "operation": r["operation"],
-            }
+            {**_summary(r, names, **keys), "status": r["status"], "operation": r["operation"]}
             for r in rows
         ]
 
