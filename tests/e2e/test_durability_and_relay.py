@@ -148,3 +148,28 @@ async def test_relay_rejections_become_events(
         delay = detail["deliveryDelay"]
         assert delay["delayedRecipients"][0]["emailAddress"] == "nobody@example.org"
         assert "450 4.2.1" in delay["delayedRecipients"][0]["diagnosticCode"]
+
+
+async def test_relay_with_required_starttls_and_auth(
+    postroom_factory: Any, tls_server_context: Any, tls_ca_file: str
+) -> None:
+    """`serve --relay-starttls require` with AUTH: the smarthost sees TLS and the login."""
+    sink = SinkServer(tls_context=tls_server_context, require_tls=True, auth={"app": "s3cret"})
+    await sink.start()
+    try:
+        args = (
+            "--delivery", "relay", "--relay", f"localhost:{sink.port}",
+            "--relay-starttls", "require", "--relay-cafile", tls_ca_file,
+            "--relay-username", "app", "--relay-password", "s3cret",
+        )  # fmt: skip
+        server = await asyncio.to_thread(postroom_factory, *args)
+        creds = await asyncio.to_thread(_approved_account, server, "tls", "example.com")
+        ses = ses_client(server, creds)
+        await asyncio.to_thread(ses.verify_email_identity, EmailAddress="sender@example.com")
+        [verification] = await sink.wait_for(1)
+        assert verification.tls and verification.auth_login == "app"
+        assert verification.rcpt_tos == ["sender@example.com"]
+        await asyncio.to_thread(server.stop)
+        assert "s3cret" not in "".join(server.output)  # the password is never logged
+    finally:
+        await sink.stop()
