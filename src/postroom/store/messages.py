@@ -326,3 +326,9 @@ def queue_counts(conn: Connection) -> dict[str, int]:
     for row in rows:
         counts[row.state] += 1
     return dict(counts)
+
+
+def queue_rows(conn: Connection, message_id: str) -> list[dict[str, Any]]:
+    """The message's queue rows (one per recipient domain), oldest first."""
+    query = select(deliveries).where(deliveries.c.message_id == message_id)
+    return [dict(row._mapping) for row in conn.execute(query.order_by(deliveries.c.id))]
