@@ -71,10 +71,10 @@ def postroom_factory(tmp_path: Path) -> Iterator[Callable[..., PostroomProcess]]
     started: list[PostroomProcess] = []
 
     def start(*serve_args: str, database_url: str | None = None,
-              data_dir: Path | None = None) -> PostroomProcess:
+              data_dir: Path | None = None, env: dict[str, str] | None = None) -> PostroomProcess:
         server = PostroomProcess(
             data_dir=data_dir or tmp_path / f"data{len(started)}",
-            database_url=database_url, serve_args=serve_args,
+            database_url=database_url, serve_args=serve_args, env=dict(env or {}),
         )
         started.append(server)
         server.start()

@@ -1,0 +1,42 @@
+"""Domains are verified in the background too, not only when their attributes are asked for."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import botocore.exceptions
+import pytest
+
+from postroom.testing.dns import TestDnsServer
+from postroom.testing.fixtures import ses_client
+
+
+def test_periodic_check_verifies_a_domain(postroom_factory: Any, dns_server: TestDnsServer) -> None:
+    host, port = dns_server.address
+    server = postroom_factory(
+        "--dns", f"{host}:{port}", env={"POSTROOM_DOMAIN_CHECK_INTERVAL": "0.5"}
+    )
+    creds = server.create_account("dom")
+    ses = ses_client(server, creds, retries=3)
+    token = ses.verify_domain_identity(Domain="Example.ORG")["VerificationToken"]
+    message = {
+        "Source": "app@mail.example.org",  # a subdomain's address: covered by the domain
+        "Destination": {"ToAddresses": ["success@simulator.amazonses.com"]},
+        "Message": {"Subject": {"Data": "hi"}, "Body": {"Text": {"Data": "x"}}},
+    }
+    with pytest.raises(botocore.exceptions.ClientError) as info:
+        ses.send_email(**message)
+    assert info.value.response["Error"]["Code"] == "MessageRejected"
+
+    dns_server.add("_amazonses.example.org", "TXT", token)
+    deadline = time.monotonic() + 15
+    while True:  # SendEmail itself never looks at DNS: only the background check can pass it
+        try:
+            ses.send_email(**message)
+            break
+        except botocore.exceptions.ClientError as error:
+            assert error.response["Error"]["Code"] in ("MessageRejected", "Throttling")
+            assert time.monotonic() < deadline, "the periodic check never verified the domain"
+            time.sleep(0.5)
+    assert ses.list_identities()["Identities"] == ["example.org"]
