@@ -104,6 +104,9 @@ def _coerce(name: str, value: Any) -> Any:
         return tuple(chosen)
     if name == "delivery" and value not in DELIVERY_MODES:
         raise ConfigError(f"delivery must be one of {', '.join(DELIVERY_MODES)}, got {value!r}")
+    if name == "relay" and isinstance(value, str):
+        target = HostPort.parse(value)
+        return RelaySettings(host=target.host, port=target.port)
     if name == "relay" and isinstance(value, dict):
         known = {f.name for f in fields(RelaySettings)}
         unknown = set(value) - known
@@ -136,5 +139,12 @@ def load_settings(
     unknown = set(values) - known
     if unknown:
         raise ConfigError(f"unknown settings: {', '.join(sorted(unknown))}")
-    coerced = {name: _coerce(name, value) for name, value in values.items()}
+    coerced: dict[str, Any] = {}
+    for name, value in values.items():
+        try:
+            coerced[name] = _coerce(name, value)
+        except (TypeError, ValueError) as exc:  # ConfigError is a ValueError too
+            if isinstance(exc, ConfigError):
+                raise
+            raise ConfigError(f"bad value for {name}: {value!r}") from exc
     return replace(Settings(), **coerced)
