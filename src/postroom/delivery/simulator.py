@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from postroom.delivery.outcomes import Outcome
 from postroom.domain.events import MailRecord
-from postroom.store.messages import NewMessage
-from postroom.wire import ids
-from postroom.wire.addresses import parse_address
-from postroom.wire.mime import Content, build_simple_message
+from postroom.domain.sending import Caller, Submission, internal_mail
 
 SUPPRESSED_TEXT = (
     "Amazon SES has suppressed sending to this address because it has a recent history of "
@@ -53,39 +50,20 @@ def wants_auto_reply(recipient: str) -> bool:
 
 def auto_reply(
     record: MailRecord, envelope_from: str, recipient: str, now: float
-) -> NewMessage | None:
-    """ooto@'s out-of-office answer (RFC 3834), sent to the message's Return-Path."""
+) -> Submission | None:
+    """ooto@'s out-of-office answer (RFC 3834), sent to the message's Return-Path with a
+    null envelope sender, so that it can never loop."""
     if not envelope_from:
         return None
-    message_id = ids.message_id(record.region, now)
-    subject = "Out of the Office"
-    raw = build_simple_message(
-        source=parse_address(recipient),
-        to=[parse_address(envelope_from)],
-        cc=[],
-        reply_to=[],
-        subject=Content(subject),
-        text=Content(
-            "I am out of the office and will reply when I return.\n"
-            "(Postroom mailbox simulator auto-reply.)\n"
-        ),
-        html=None,
-        message_id=message_id,
-        mail_domain=ids.mail_domain(record.region),
-        date=now,
-        extra_headers=[("Auto-Submitted", "auto-replied")],
-    )
-    return NewMessage(
-        message_id=message_id,
-        account_id=record.account_id,
-        region=record.region,
-        operation="SimulatorAutoReply",
-        source=recipient,
+    return internal_mail(
+        Caller(record.account_id, record.region),
+        "SimulatorAutoReply",
+        recipient,
+        envelope_from,
+        "Out of the Office",
+        "I am out of the office and will reply when I return.\n"
+        "(Postroom mailbox simulator auto-reply.)\n",
+        now,
         envelope_from="",
-        recipients=[envelope_from],
-        subject=subject,
-        raw=raw,
-        tags={"ses:operation": ["SimulatorAutoReply"]},
-        created_at=now,
-        internal=True,
+        extra_headers=[("Auto-Submitted", "auto-replied")],
     )

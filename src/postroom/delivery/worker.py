@@ -24,7 +24,7 @@ from postroom.delivery.outcomes import Outcome, classify, expired
 from postroom.delivery.relay import RelayConfig, TransportResult, relay_message
 from postroom.delivery.simulator import auto_reply, simulate, wants_auto_reply
 from postroom.domain import events as ev
-from postroom.domain.sending import SIMULATOR_DOMAIN
+from postroom.domain.sending import SIMULATOR_DOMAIN, admit
 from postroom.store import messages as store
 from postroom.store import usage
 from postroom.store.database import Database
@@ -200,7 +200,7 @@ class DeliveryWorker:
             if job.domain == SIMULATOR_DOMAIN and wants_auto_reply(recipient):
                 reply = auto_reply(record, attempt.envelope_from, recipient, now)
                 if reply is not None:
-                    store.enqueue(conn, reply)
+                    admit(conn, reply)
         if attempt.captured and delivered:
             store.keep_in_mailbox(conn, job.message_id, job.account_id, delivered, now)
         last_reply = outcomes[-1].reply if outcomes else ""

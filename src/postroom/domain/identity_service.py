@@ -8,12 +8,10 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy.engine import Connection
 
 from postroom.domain import identities as rules
-from postroom.domain.sending import Caller, Submission, admit
+from postroom.domain.sending import Caller, Submission, admit, internal_mail
 from postroom.store import identities as store
 from postroom.store.database import Database
 from postroom.wire import ids
-from postroom.wire.addresses import parse_address
-from postroom.wire.mime import Content, build_simple_message
 
 log = logging.getLogger(__name__)
 TxtLookup = Callable[[str], Awaitable[list[str]]]
@@ -25,35 +23,7 @@ def verification_submission(
 ) -> Submission:
     """The verification email, an internal message queued like any other."""
     subject, body = rules.verification_mail(address, caller.region, link)
-    source = parse_address(sender)
-    recipient = parse_address(address)
-    message_id = ids.message_id(caller.region, now)
-    raw = build_simple_message(
-        source=source,
-        to=[recipient],
-        cc=[],
-        reply_to=[],
-        subject=Content(subject),
-        text=Content(body),
-        html=None,
-        message_id=message_id,
-        mail_domain=ids.mail_domain(caller.region),
-        date=now,
-    )
-    return Submission(
-        caller=caller,
-        operation="VerifyEmailIdentity",
-        message_id=message_id,
-        senders=[],
-        recipients=[recipient],
-        envelope_from=source.addr_spec,
-        source=source.addr_spec,
-        subject=subject,
-        raw=raw,
-        created_at=now,
-        tags={"ses:operation": ["VerifyEmailIdentity"]},
-        internal=True,
-    )
+    return internal_mail(caller, "VerifyEmailIdentity", sender, address, subject, body, now)
 
 
 def start_email_verification(

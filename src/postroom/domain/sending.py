@@ -60,6 +60,51 @@ class Submission:
     internal: bool = False
 
 
+def internal_mail(
+    caller: Caller,
+    operation: str,
+    source: str,
+    recipient: str,
+    subject: str,
+    text: str,
+    now: float,
+    *,
+    envelope_from: str | None = None,
+    extra_headers: Sequence[tuple[str, str]] = (),
+) -> Submission:
+    """Postroom's own mail (verification, simulator auto-replies): queued and delivered like
+    any other message, but outside the account's checks, quotas and statistics."""
+    sender, to = parse_address(source), parse_address(recipient)
+    message_id = ids.message_id(caller.region, now)
+    raw = build_simple_message(
+        source=sender,
+        to=[to],
+        cc=[],
+        reply_to=[],
+        subject=Content(subject),
+        text=Content(text),
+        html=None,
+        message_id=message_id,
+        mail_domain=ids.mail_domain(caller.region),
+        date=now,
+        extra_headers=extra_headers,
+    )
+    return Submission(
+        caller=caller,
+        operation=operation,
+        message_id=message_id,
+        senders=[],
+        recipients=[to],
+        envelope_from=sender.addr_spec if envelope_from is None else envelope_from,
+        source=sender.addr_spec,
+        subject=subject,
+        raw=raw,
+        created_at=now,
+        tags={"ses:operation": [operation]},
+        internal=True,
+    )
+
+
 def is_simulator(address: Address) -> bool:
     return address.domain.lower() == SIMULATOR_DOMAIN
 
