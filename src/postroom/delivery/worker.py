@@ -91,13 +91,13 @@ class DeliveryWorker:
 
     async def run(self) -> None:
         while True:
+            self._wake.clear()  # before claiming: a wake during the claim is not lost
             try:
                 claimed = await self._claim_batch()
             except Exception:
                 log.exception("claiming deliveries failed")
                 claimed = 0
             if not claimed:
-                self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=0.5)
 
