@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from pathlib import Path
 
-from postroom.clock import FakeClock
+from postroom.clock import FakeClock, SystemClock
 from postroom.config import Settings
 from postroom.delivery.relay import RecipientResult, TransportResult
 from postroom.delivery.worker import DeliveryWorker
@@ -34,14 +35,14 @@ class GreylistingTransport:
         return TransportResult(results, "mx.example.org", "127.0.0.9")
 
 
-def _queue_one(db: Database) -> str:
+def _queue_one(db: Database, when: float = T0) -> str:
     def job(conn: object) -> str:
-        account = account_store.insert_account(conn, "retry", T0)  # type: ignore[arg-type]
+        account = account_store.insert_account(conn, "retry", when)  # type: ignore[arg-type]
         submission = Submission(
             caller=Caller(account.id, "us-east-1"), operation="SendEmail",
             message_id="retry-1", senders=[], recipients=[parse_address("a@example.org")],
             envelope_from="app@example.com", source="app@example.com", subject="s",
-            raw=b"Subject: s\r\n\r\nx\r\n", created_at=T0, internal=True,
+            raw=b"Subject: s\r\n\r\nx\r\n", created_at=when, internal=True,
         )  # fmt: skip
         return admit(conn, submission)  # type: ignore[arg-type]
 
@@ -102,4 +103,37 @@ async def test_a_later_success_delivers(tmp_path: Path) -> None:
     await _run_due(worker)
     kinds = [e.event_type for e in db.query(lambda c: message_store.events_of(c, message_id))]
     assert kinds == ["Send", "DeliveryDelay", "Delivery"]
+    db.close()
+
+
+class SlowTransport(GreylistingTransport):
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        self.reply = (250, "2.0.0", "OK")
+        self.seconds = seconds
+
+    async def __call__(
+        self, mail_from: str, recipients: Sequence[str], data: bytes
+    ) -> TransportResult:
+        await asyncio.sleep(self.seconds)
+        return await super().__call__(mail_from, recipients, data)
+
+
+async def test_a_slow_delivery_keeps_its_lease(tmp_path: Path) -> None:
+    """A live worker extends its lease: a second worker does not take the job meanwhile."""
+    db = Database(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    db.create_schema()
+    settings = Settings(data_dir=tmp_path, lease_seconds=0.3)
+    clock = SystemClock()
+    message_id = _queue_one(db, clock.now())
+    slow, other = SlowTransport(1.2), SlowTransport(0)
+    first = DeliveryWorker(db, settings, clock, slow)
+    second = DeliveryWorker(db, settings, clock, other)
+    assert await first._claim_batch() == 1
+    for _ in range(5):  # well past the 0.3 s lease, while the first is still delivering
+        await asyncio.sleep(0.2)
+        assert await second._claim_batch() == 0
+    await first.drain()
+    kinds = [e.event_type for e in db.query(lambda c: message_store.events_of(c, message_id))]
+    assert kinds == ["Send", "Delivery"] and other.attempts == 0
     db.close()

@@ -159,11 +159,27 @@ class DeliveryWorker:
 
     async def _deliver_guarded(self, job: store.Job) -> None:
         async with self._slots:
+            heartbeat = asyncio.create_task(self._keep_lease(job))
             try:
                 await self.deliver(job)
             except Exception:
                 # The lease expires and another attempt takes the job: nothing is lost.
                 log.exception("delivery %s of %s failed unexpectedly", job.id, job.message_id)
+            finally:
+                heartbeat.cancel()
+
+    async def _keep_lease(self, job: store.Job) -> None:
+        """Extend the lease while a slow remote delivery is still going on."""
+        lease = self.settings.lease_seconds
+        while True:
+            await asyncio.sleep(lease / 3)
+            extend = partial(
+                store.extend_lease, job=job, owner=self.owner, until=self.clock.now() + lease
+            )
+            try:
+                await self.db.write(extend)
+            except Exception:
+                log.exception("extending the lease of delivery %s failed", job.id)
 
     async def deliver(self, job: store.Job) -> None:
         """A remote delivery: hand the message to the transport, record what it answered."""

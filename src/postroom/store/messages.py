@@ -189,6 +189,17 @@ _KEEP = Sql(
 )
 
 
+_EXTEND = Sql(
+    "UPDATE deliveries SET lease_until = :until WHERE id = :id AND lease_owner = :owner "
+    "AND state = 'queued'"
+)
+
+
+def extend_lease(conn: Connection, job: Job, owner: str, until: float) -> None:
+    """A worker still busy with a job keeps it (a dead one stops extending and loses it)."""
+    _EXTEND.run(conn, {"id": job.id, "owner": owner, "until": until})
+
+
 def finish(conn: Connection, job: Job, reply: str) -> None:
     _FINISH.run(conn, {"id": job.id, "attempts": job.attempts + 1, "reply": reply})
 
