@@ -10,7 +10,13 @@ from typing import Any
 
 from postroom.domain import identities as rules
 from postroom.domain import identity_service
-from postroom.domain.sending import Caller, admit, prepare_send_email, prepare_send_raw_email
+from postroom.domain.sending import (
+    Caller,
+    Submission,
+    admit,
+    prepare_send_email,
+    prepare_send_raw_email,
+)
 from postroom.errors import InvalidAction, InvalidParameterValue
 from postroom.services import Services
 from postroom.store import accounts as account_store
@@ -50,20 +56,21 @@ def not_supported(name: str) -> InvalidAction:
 
 
 # -- sending -----------------------------------------------------------------------------
-@operation("SendEmail")
-async def send_email(ctx: Context, params: Mapping[str, Any]) -> Output:
-    submission = prepare_send_email(ctx.caller, params, ctx.now)
+async def _submit(ctx: Context, submission: Submission) -> Output:
+    """Admit and durably queue (group commit), then let the worker know."""
     message_id = await ctx.services.db.write(lambda conn: admit(conn, submission))
     ctx.wake_delivery()
     return {"MessageId": message_id}
+
+
+@operation("SendEmail")
+async def send_email(ctx: Context, params: Mapping[str, Any]) -> Output:
+    return await _submit(ctx, prepare_send_email(ctx.caller, params, ctx.now))
 
 
 @operation("SendRawEmail")
 async def send_raw_email(ctx: Context, params: Mapping[str, Any]) -> Output:
-    submission = prepare_send_raw_email(ctx.caller, params, ctx.now)
-    message_id = await ctx.services.db.write(lambda conn: admit(conn, submission))
-    ctx.wake_delivery()
-    return {"MessageId": message_id}
+    return await _submit(ctx, prepare_send_raw_email(ctx.caller, params, ctx.now))
 
 
 # -- identities --------------------------------------------------------------------------
@@ -83,7 +90,7 @@ async def _verify_email(ctx: Context, address: str) -> None:
     settings = ctx.services.settings
     now = ctx.now
 
-    def submission_for(token: str) -> identity_service.Submission:
+    def submission_for(token: str) -> Submission:
         link = f"{settings.effective_public_url}/verify/{token}"
         return identity_service.verification_submission(
             ctx.caller, identity, settings.verification_sender, link, now
