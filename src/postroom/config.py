@@ -71,6 +71,8 @@ class Settings:
     retry_max_age: float = 12 * 3600.0
     domain_check_interval: float = 300.0
     roles: tuple[str, ...] = ROLES
+    outbound_port: int = 25
+    routes: dict[str, str] = field(default_factory=dict)  # domain -> "host:port" override
 
     @property
     def effective_database_url(self) -> str:
@@ -93,7 +95,13 @@ def _coerce(name: str, value: Any) -> Any:
         return Path(value)
     if name == "http" or name == "dns":
         return HostPort.parse(str(value)) if value not in (None, "") else None
-    if name in {"workers"}:
+    if name == "routes":
+        if not isinstance(value, dict):
+            raise ConfigError("routes must be a table of domain = \"host:port\"")
+        for target in value.values():
+            HostPort.parse(str(target))
+        return {str(k).lower(): str(v) for k, v in value.items()}
+    if name in {"workers", "outbound_port"}:
         return int(value)
     if name in {"lease_seconds", "retry_initial", "retry_max_age", "domain_check_interval"}:
         return float(value)

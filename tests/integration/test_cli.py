@@ -106,8 +106,8 @@ def test_history_filters(postroom_factory: Any) -> None:
 
 def test_serve_refuses_bad_settings(tmp_path: Any) -> None:
     server = PostroomProcess(data_dir=tmp_path)
-    direct = server.cli("serve", "--delivery", "direct", check=False)
-    assert direct.returncode == 2 and "not implemented yet" in direct.stderr
+    pigeon = server.cli("serve", "--delivery", "pigeon", check=False)
+    assert pigeon.returncode == 2 and "delivery must be one of" in pigeon.stderr
     relay = server.cli("serve", "--delivery", "relay", check=False)
     assert relay.returncode == 2 and "--relay HOST:PORT" in relay.stderr
     port = server.cli("serve", "--http", "127.0.0.1:99999", check=False)

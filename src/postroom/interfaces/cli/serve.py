@@ -13,7 +13,8 @@ import typer
 import uvicorn
 
 from postroom.config import ConfigError, HostPort, RelaySettings, Settings
-from postroom.delivery.worker import DeliveryWorker, relay_transport
+from postroom.delivery.direct import direct_transport
+from postroom.delivery.worker import DeliveryWorker, Transport, relay_transport
 from postroom.domain import identity_service
 from postroom.interfaces.cli.main import DatabaseUrl, DataDir, app, fail, settings_from
 from postroom.interfaces.http.app import create_app
@@ -37,9 +38,18 @@ async def check_pending_domains(services: Services) -> None:
             log.exception("periodic domain verification failed")
 
 
+def choose_transport(settings: Settings) -> Transport | None:
+    """capture keeps mail (no transport); relay hands it to a smarthost; direct to MX hosts."""
+    if settings.delivery == "relay":
+        return relay_transport(settings)
+    if settings.delivery == "direct":
+        return direct_transport(settings)
+    return None
+
+
 async def run_server(settings: Settings) -> None:
     services = build_services(settings)
-    transport = relay_transport(settings) if settings.delivery == "relay" else None
+    transport = choose_transport(settings)
     worker = DeliveryWorker(services.db, settings, services.clock, transport)
     # Roles (ARCHITECTURE.md): a node without `worker` leaves delivery to other nodes, which
     # find the queue rows in the shared database; a node without `api` answers /healthz only.
@@ -109,6 +119,11 @@ def serve(
     relay_password: Annotated[str | None, typer.Option(envvar="POSTROOM_RELAY_PASSWORD")] = None,
     relay_cafile: Annotated[str | None, typer.Option(help="CA bundle for the smarthost.")] = None,
     dns: Annotated[str | None, typer.Option(help="DNS server HOST:PORT.")] = None,
+    outbound_port: Annotated[
+        int | None, typer.Option(help="Port of every MX (direct; default 25).")
+    ] = None,
+    retry_initial: Annotated[float | None, typer.Option(help="First retry delay, s.")] = None,
+    retry_max_age: Annotated[float | None, typer.Option(help="Give-up age, s.")] = None,
     public_url: Annotated[str | None, typer.Option(help="Base URL of links.")] = None,
     region: Annotated[str, typer.Option(help="Default region.")] = "us-east-1",
     roles: Annotated[
@@ -122,8 +137,6 @@ def serve(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Run the HTTP API, the queue and the delivery workers in one process."""
-    if delivery == "direct":
-        fail("--delivery direct is not implemented yet (issue 3); use capture or relay", 2)
     try:
         relay_settings = RelaySettings()
         if relay:
@@ -149,6 +162,9 @@ def serve(
             region=region,
             verification_sender=verification_sender,
             roles=roles,
+            outbound_port=outbound_port,
+            retry_initial=retry_initial,
+            retry_max_age=retry_max_age,
         )
     except ConfigError as exc:
         fail(str(exc), 2)

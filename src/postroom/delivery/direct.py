@@ -1,0 +1,81 @@
+"""Direct delivery: route the recipient domain (MX), then speak SMTP to its hosts in order.
+
+RFC 5321 section 5.1: the hosts are tried by preference; a host that cannot be reached, or
+that drops or refuses the session as a whole (421, 4.4.x), sends us to the next one. A host
+that answers the transaction decides the outcome. Opportunistic STARTTLS without
+certificate checks is the default, as in Postfix's `may` level (RFC 7435).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from postroom.config import HostPort, Settings
+from postroom.delivery.dns import make_resolver
+from postroom.delivery.relay import RecipientResult, RelayConfig, TransportResult, relay_message
+from postroom.delivery.routing import Route, RouteFailure, RouteOverride, Router
+
+
+def _unreachable(result: TransportResult) -> bool:
+    """The host never took part in the transaction: try the next one (RFC 5321 5.1)."""
+    return bool(result.recipients) and all(
+        r.code == 421 or r.enhanced.startswith("4.4.") for r in result.recipients
+    )
+
+
+class DirectTransport:
+    def __init__(self, router: Router, settings: Settings) -> None:
+        self.router = router
+        self.settings = settings
+
+    async def __call__(
+        self, mail_from: str, recipients: Sequence[str], data: bytes
+    ) -> TransportResult:
+        domain = recipients[0].rpartition("@")[2]
+        route = await self.router.route(domain)
+        if isinstance(route, RouteFailure):
+            failed = [
+                RecipientResult(r, route.code, route.enhanced, route.text) for r in recipients
+            ]
+            return TransportResult(failed, domain, None)
+        return await self._deliver(route, mail_from, recipients, data)
+
+    async def _deliver(
+        self, route: Route, mail_from: str, recipients: Sequence[str], data: bytes
+    ) -> TransportResult:
+        port = route.port or self.settings.outbound_port
+        last: TransportResult | None = None
+        for host in route.hosts:
+            for address in host.addresses or (host.name,):
+                config = RelayConfig(
+                    host=address,
+                    port=port,
+                    starttls="opportunistic",
+                    tls_verify=False,
+                    helo_name=self.settings.helo_name,
+                )
+                result = await relay_message(config, mail_from, recipients, data)
+                result = TransportResult(result.recipients, host.name, result.remote_ip)
+                if not _unreachable(result):
+                    return result
+                last = result
+        if last is None:  # a route without hosts: treat as a temporary failure
+            text = f"No mail exchanger could be reached for {route.domain}"
+            failed = [RecipientResult(r, 451, "4.4.4", text) for r in recipients]
+            return TransportResult(failed, route.domain, None)
+        return last
+
+
+def route_overrides(routes: Mapping[str, str]) -> dict[str, RouteOverride]:
+    """Config `routes`: {"example.org": "smarthost:2526"} -> per-domain overrides."""
+    found: dict[str, RouteOverride] = {}
+    for domain, target in routes.items():
+        parsed = HostPort.parse(target)
+        found[domain.lower()] = RouteOverride(host=parsed.host, port=parsed.port)
+    return found
+
+
+def direct_transport(settings: Settings) -> DirectTransport:
+    resolver = make_resolver(settings.dns)
+    router = Router(resolver, overrides=route_overrides(settings.routes))
+    return DirectTransport(router, settings)
