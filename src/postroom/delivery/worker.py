@@ -24,6 +24,7 @@ from postroom.delivery.outcomes import Outcome, classify, expired
 from postroom.delivery.relay import RelayConfig, TransportResult, relay_message
 from postroom.delivery.simulator import auto_reply, simulate, wants_auto_reply
 from postroom.domain import events as ev
+from postroom.domain.dkim_service import DkimSigner
 from postroom.domain.sending import SIMULATOR_DOMAIN, admit
 from postroom.store import messages as store
 from postroom.store import usage
@@ -74,8 +75,14 @@ def relay_transport(settings: Settings) -> Transport:
 
 class DeliveryWorker:
     def __init__(
-        self, db: Database, settings: Settings, clock: Clock, transport: Transport | None = None
+        self,
+        db: Database,
+        settings: Settings,
+        clock: Clock,
+        transport: Transport | None = None,
+        signer: DkimSigner | None = None,
     ) -> None:
+        self.signer = signer
         self.db = db
         self.settings = settings
         self.clock = clock
@@ -188,7 +195,10 @@ class DeliveryWorker:
         if job.message_id not in loaded:
             return
         record, envelope_from = loaded[job.message_id]
-        result = await self.transport(envelope_from, job.recipients, record.raw)
+        data = record.raw
+        if self.signer is not None:  # DKIM: signed as it leaves, with the current key
+            data = await self.signer.sign(data, record.account_id, record.region, record.source)
+        result = await self.transport(envelope_from, job.recipients, data)
         outcomes = [classify(r.recipient, r.code, r.enhanced, r.text) for r in result.recipients]
         attempt = Attempt(
             job, record, envelope_from, outcomes, self.clock.now(), False, result.remote_ip

@@ -15,7 +15,7 @@ from postroom.wire import ids
 
 log = logging.getLogger(__name__)
 TxtLookup = Callable[[str], Awaitable[list[str]]]
-RECHECK_SECONDS = 5.0
+RECHECK_SECONDS = 2.0  # at most one DNS look per identity this often, on demand
 
 
 def verification_submission(

@@ -148,3 +148,31 @@ send_stats = Table(
     Column("complaints", Integer, nullable=False, default=0),
     Column("rejects", Integer, nullable=False, default=0),
 )
+
+# DKIM (issue 3): per domain identity, whether signing is on and what DNS showed last.
+dkim_domains = Table(
+    "dkim_domains",
+    metadata,
+    Column("account_id", String(12), primary_key=True),
+    Column("region", String(32), primary_key=True),
+    Column("domain", String(255), primary_key=True),
+    Column("enabled", Boolean, nullable=False),
+    Column("status", String(24), nullable=False),  # Pending | Success | Failed | ...
+    Column("created_at", Float, nullable=False),
+    Column("last_checked_at", Float),
+)
+
+# Each DKIM token is a selector with its own RSA key pair; the private key is sealed.
+dkim_keys = Table(
+    "dkim_keys",
+    metadata,
+    Column("selector", String(64), primary_key=True),
+    Column("account_id", String(12), nullable=False),
+    Column("region", String(32), nullable=False),
+    Column("domain", String(255), nullable=False),
+    Column("private_key_sealed", Text, nullable=False),
+    Column("public_key", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("seen_at", Float),  # first time the selector's TXT record was found
+)
+Index("ix_dkim_keys_domain", dkim_keys.c.account_id, dkim_keys.c.region, dkim_keys.c.domain)

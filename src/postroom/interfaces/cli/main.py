@@ -317,4 +317,5 @@ def messages_show(
         console.print(f"  {when}  {event['eventType']:<14} {json.dumps(detail)[:160]}")
 
 
+from postroom.interfaces.cli import identities as _identities  # noqa: E402,F401  registers it
 from postroom.interfaces.cli import serve as _serve  # noqa: E402,F401  registers `serve`

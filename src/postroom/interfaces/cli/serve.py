@@ -15,17 +15,19 @@ import uvicorn
 from postroom.config import ConfigError, HostPort, RelaySettings, Settings
 from postroom.delivery.direct import direct_transport
 from postroom.delivery.worker import DeliveryWorker, Transport, relay_transport
-from postroom.domain import identity_service
+from postroom.domain import dkim_service, identity_service
+from postroom.domain.dkim_service import DkimSigner
 from postroom.interfaces.cli.main import DatabaseUrl, DataDir, app, fail, settings_from
 from postroom.interfaces.http.app import create_app
 from postroom.services import Services, build_services
+from postroom.store import dkim as dkim_store
 from postroom.store import identities as identity_store
 
 log = logging.getLogger("postroom")
 
 
 async def check_pending_domains(services: Services) -> None:
-    """Periodically look for the verification TXT record of every pending domain."""
+    """Periodically look for the verification and DKIM records of every pending domain."""
     while True:
         await asyncio.sleep(services.settings.domain_check_interval)
         try:
@@ -33,6 +35,10 @@ async def check_pending_domains(services: Services) -> None:
             for identity in pending:
                 await identity_service.check_domain(
                     services.db, services.lookup_txt, identity, services.clock.now()
+                )
+            for found in await services.db.read(dkim_store.pending_domains):
+                await dkim_service.check(
+                    services.db, services.lookup_txt, found, services.clock.now()
                 )
         except Exception:
             log.exception("periodic domain verification failed")
@@ -50,7 +56,8 @@ def choose_transport(settings: Settings) -> Transport | None:
 async def run_server(settings: Settings) -> None:
     services = build_services(settings)
     transport = choose_transport(settings)
-    worker = DeliveryWorker(services.db, settings, services.clock, transport)
+    signer = DkimSigner(services.db, services.box)
+    worker = DeliveryWorker(services.db, settings, services.clock, transport, signer)
     # Roles (ARCHITECTURE.md): a node without `worker` leaves delivery to other nodes, which
     # find the queue rows in the shared database; a node without `api` answers /healthz only.
     runs_worker = "worker" in settings.roles

@@ -8,8 +8,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from postroom.domain import dkim_service, identity_service
 from postroom.domain import identities as rules
-from postroom.domain import identity_service
 from postroom.domain.sending import (
     Caller,
     Submission,
@@ -20,6 +20,7 @@ from postroom.domain.sending import (
 from postroom.errors import InvalidAction, InvalidParameterValue
 from postroom.services import Services
 from postroom.store import accounts as account_store
+from postroom.store import dkim as dkim_store
 from postroom.store import identities as identity_store
 from postroom.store import usage as usage_store
 from postroom.wire import ids
@@ -266,3 +267,63 @@ async def update_account_sending_enabled(ctx: Context, params: Mapping[str, Any]
         lambda conn: account_store.set_sending_enabled(conn, account_id, enabled)
     )
     return None
+
+
+# -- DKIM (issue 3) ------------------------------------------------------------------------
+@operation("VerifyDomainDkim")
+async def verify_domain_dkim(ctx: Context, params: Mapping[str, Any]) -> Output:
+    domain = rules.normalize_domain(params["Domain"])
+    services, caller = ctx.services, ctx.caller
+    tokens = await dkim_service.enable(
+        services.db, services.box, caller.account_id, caller.region, domain, ctx.now
+    )
+    return {"DkimTokens": tokens}
+
+
+@operation("GetIdentityDkimAttributes")
+async def get_identity_dkim_attributes(ctx: Context, params: Mapping[str, Any]) -> Output:
+    names = list(params["Identities"])
+    if len(names) > 100:
+        raise InvalidParameterValue("Too many identities: at most 100 are allowed.")
+    result: dict[str, Any] = {}
+    for name in names:
+        try:
+            identity = _identity_name(name)
+        except InvalidParameterValue:
+            continue  # SES leaves identities it does not know out of the map
+        result[name] = await _dkim_attributes(ctx, identity)
+    return {"DkimAttributes": result}
+
+
+async def _dkim_attributes(ctx: Context, identity: str) -> dict[str, Any]:
+    if "@" in identity:
+        return dkim_service.attributes(None, [])
+    caller, now, db = ctx.caller, ctx.now, ctx.services.db
+    where = (caller.account_id, caller.region, identity)
+    found = await db.read(lambda conn: dkim_store.get_domain(conn, *where))
+    if found is not None and found.status != "Success" and _due(found.last_checked_at, now):
+        status = await dkim_service.check(db, ctx.services.lookup_txt, found, now)
+        found = replace(found, status=status)
+    keys = await db.read(lambda conn: dkim_store.keys_of(conn, *where))
+    return dkim_service.attributes(found, [key.selector for key, _ in keys])
+
+
+def _due(last_checked_at: float | None, now: float) -> bool:
+    return last_checked_at is None or now - last_checked_at >= identity_service.RECHECK_SECONDS
+
+
+@operation("SetIdentityDkimEnabled")
+async def set_identity_dkim_enabled(ctx: Context, params: Mapping[str, Any]) -> Output:
+    identity = _identity_name(params["Identity"])
+    domain = identity.rpartition("@")[2]
+    caller, on = ctx.caller, bool(params.get("DkimEnabled", False))
+
+    def switch(conn: Any) -> bool:
+        if dkim_store.get_domain(conn, caller.account_id, caller.region, domain) is None:
+            return False
+        dkim_store.set_enabled(conn, caller.account_id, caller.region, domain, on)
+        return True
+
+    if not await ctx.services.db.write(switch):
+        raise InvalidParameterValue(f"Domain {domain} has no DKIM tokens: call VerifyDomainDkim.")
+    return {}

@@ -1,0 +1,58 @@
+"""`postroom identities dns-records`: the records a domain's owner must publish."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from postroom.domain import dns_records
+from postroom.interfaces.cli.main import (
+    DatabaseUrl,
+    DataDir,
+    _run,
+    app,
+    fail,
+    settings_from,
+)
+from postroom.store import accounts as account_store
+from postroom.store import dkim as dkim_store
+from postroom.store import identities as identity_store
+
+identities_app = typer.Typer(help="Identities and their DNS records.", no_args_is_help=True)
+app.add_typer(identities_app, name="identities")
+
+
+@identities_app.command("dns-records")
+def dns_records_command(
+    domain: str,
+    account: Annotated[str, typer.Option("--account", help="Account name.")],
+    region: Annotated[str | None, typer.Option(help="Region (default: serve's).")] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Print, as zone-file lines, every record DOMAIN's owner must publish: the verification
+    TXT, the DKIM keys and a suggested DMARC policy."""
+    settings = settings_from(data_dir, database_url)
+    chosen_region = region or settings.region
+    name = domain.strip().rstrip(".").lower()
+
+    def job(conn: Any) -> list[str] | None:
+        owner = account_store.find_account(conn, account)
+        identity = identity_store.get(conn, owner.id, chosen_region, name)
+        keys = [k for k, _ in dkim_store.keys_of(conn, owner.id, chosen_region, name)]
+        if identity is None and not keys:
+            return None
+        return dns_records.zone_records(
+            name,
+            verification_token=identity.token if identity else None,
+            dkim_keys=keys,
+            mail_from_domain=None,
+            mail_from_mx=settings.helo_name,
+            spf_include=settings.helo_name,
+        )
+
+    lines = _run(settings, job)
+    if lines is None:
+        fail(f"{name} is not an identity of account {account} in {chosen_region}")
+    typer.echo("\n".join(lines))

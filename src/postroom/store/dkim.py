@@ -1,0 +1,130 @@
+"""SQL for DKIM: per domain identity, the signing switch, the status and the key pairs.
+
+Private keys are sealed with the same SecretBox as access-key secrets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.engine import Connection
+
+from postroom.domain.dkim import DkimKey
+from postroom.secrets import SecretBox
+from postroom.store.schema import dkim_domains, dkim_keys
+
+
+@dataclass(frozen=True)
+class DkimDomain:
+    account_id: str
+    region: str
+    domain: str
+    enabled: bool
+    status: str
+    last_checked_at: float | None
+
+
+def _where(account_id: str, region: str, domain: str, table: Any) -> list[Any]:
+    return [table.c.account_id == account_id, table.c.region == region, table.c.domain == domain]
+
+
+def get_domain(conn: Connection, account_id: str, region: str, domain: str) -> DkimDomain | None:
+    row = conn.execute(
+        select(dkim_domains).where(*_where(account_id, region, domain, dkim_domains))
+    ).first()
+    if row is None:
+        return None
+    return DkimDomain(
+        row.account_id, row.region, row.domain, bool(row.enabled), row.status, row.last_checked_at
+    )
+
+
+def add_domain(
+    conn: Connection, account_id: str, region: str, domain: str, keys: Iterable[DkimKey],
+    box: SecretBox, now: float,
+) -> None:  # fmt: skip
+    conn.execute(
+        insert(dkim_domains).values(
+            account_id=account_id,
+            region=region,
+            domain=domain,
+            enabled=True,
+            status="Pending",
+            created_at=now,
+        )  # fmt: skip
+    )
+    conn.execute(
+        insert(dkim_keys),
+        [
+            {
+                "selector": key.selector,
+                "account_id": account_id,
+                "region": region,
+                "domain": domain,
+                "private_key_sealed": box.seal(key.private_key_pem.decode()),
+                "public_key": key.public_key_b64,
+                "created_at": key.created_at,
+            }  # fmt: skip
+            for key in keys
+        ],
+    )
+
+
+def keys_of(
+    conn: Connection, account_id: str, region: str, domain: str, box: SecretBox | None = None
+) -> list[tuple[DkimKey, float | None]]:
+    """The domain's keys, oldest first, each with when DNS first showed it; private keys
+    are opened only when a box is given (signing), else left empty."""
+    rows = conn.execute(
+        select(dkim_keys)
+        .where(*_where(account_id, region, domain, dkim_keys))
+        .order_by(dkim_keys.c.created_at, dkim_keys.c.selector)
+    )
+    return [
+        (
+            DkimKey(
+                selector=row.selector,
+                private_key_pem=box.open(row.private_key_sealed).encode() if box else b"",
+                public_key_b64=row.public_key,
+                created_at=row.created_at,
+            ),
+            row.seen_at,
+        )
+        for row in rows
+    ]
+
+
+def set_enabled(conn: Connection, account_id: str, region: str, domain: str, on: bool) -> None:
+    conn.execute(
+        update(dkim_domains)
+        .where(*_where(account_id, region, domain, dkim_domains))
+        .values(enabled=on)
+    )
+
+
+def record_check(
+    conn: Connection, found: DkimDomain, status: str, seen: set[str], now: float
+) -> None:
+    """Store what the DNS check found: the status and the selectors seen for the first time."""
+    conn.execute(
+        update(dkim_domains)
+        .where(*_where(found.account_id, found.region, found.domain, dkim_domains))
+        .values(status=status, last_checked_at=now)
+    )
+    if seen:
+        conn.execute(
+            update(dkim_keys)
+            .where(dkim_keys.c.selector.in_(sorted(seen)), dkim_keys.c.seen_at.is_(None))
+            .values(seen_at=now)
+        )
+
+
+def pending_domains(conn: Connection) -> list[DkimDomain]:
+    rows = conn.execute(select(dkim_domains).where(dkim_domains.c.status != "Success"))
+    return [
+        DkimDomain(r.account_id, r.region, r.domain, bool(r.enabled), r.status, r.last_checked_at)
+        for r in rows
+    ]

@@ -1,0 +1,116 @@
+"""DKIM end to end: tokens from the API, records from the CLI, signed mail at the MX that
+verifies with dkimpy against the published DNS records."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import dkim
+import dns.rdatatype
+import dns.resolver
+import dns.zone
+
+from postroom.testing.dns import TestDnsServer
+from postroom.testing.fixtures import ses_client
+from postroom.testing.sink import SinkServer
+
+
+def _publish(dns_server: TestDnsServer, zone_lines: str) -> int:
+    zone = dns.zone.from_text(zone_lines, origin="sender.test.", relativize=False,
+                              check_origin=False)  # fmt: skip
+    published = 0
+    for name, node in zone.nodes.items():
+        for rdataset in node.rdatasets:
+            if rdataset.rdtype != dns.rdatatype.TXT:
+                continue
+            for rdata in rdataset:
+                text = b"".join(rdata.strings).decode()
+                dns_server.add(name.to_text(omit_final_dot=True), "TXT", text)
+                published += 1
+    return published
+
+
+def _dnsfunc(dns_server: TestDnsServer) -> Any:
+    resolver = dns.resolver.Resolver(configure=False)
+    resolver.nameservers = [dns_server.address[0]]
+    resolver.port = dns_server.address[1]
+
+    def lookup(name: bytes, timeout: int = 5) -> bytes:
+        answer = resolver.resolve(name.decode().rstrip("."), "TXT")
+        return b"".join(b"".join(r.strings) for r in answer)
+
+    return lookup
+
+
+async def test_published_keys_sign_outgoing_mail(
+    postroom_factory: Any, dns_server: TestDnsServer
+) -> None:
+    mx = SinkServer(host="127.0.0.3")
+    await mx.start()
+    try:
+        dns_server.add("example.test", "MX", "10 mx.example.test.")
+        dns_server.add("mx.example.test", "A", "127.0.0.3")
+        host, port = dns_server.address
+        server = await asyncio.to_thread(
+            postroom_factory, "--delivery", "direct", "--dns", f"{host}:{port}",
+            "--outbound-port", str(mx.port),
+        )  # fmt: skip
+        creds = await asyncio.to_thread(server.create_account, "signer")
+        await asyncio.to_thread(server.cli, "accounts", "approve", "signer", "--max-rate", "50")
+        ses = ses_client(server, creds)
+
+        tokens = (await asyncio.to_thread(ses.verify_domain_dkim, Domain="sender.test"))[
+            "DkimTokens"
+        ]
+        assert len(tokens) == 3 and all(len(t) == 32 for t in tokens)
+        again = await asyncio.to_thread(ses.verify_domain_dkim, Domain="sender.test")
+        assert again["DkimTokens"] == tokens  # asking again returns the same tokens
+        pending = (await asyncio.to_thread(
+            ses.get_identity_dkim_attributes, Identities=["sender.test"]
+        ))["DkimAttributes"]["sender.test"]  # fmt: skip
+        assert pending == {"DkimEnabled": True, "DkimVerificationStatus": "Pending",
+                           "DkimTokens": tokens}  # fmt: skip
+
+        records = await asyncio.to_thread(
+            server.cli, "identities", "dns-records", "sender.test", "--account", "signer"
+        )
+        assert _publish(dns_server, records.stdout) == 5  # verification + 3 DKIM + DMARC
+        deadline = time.monotonic() + 15
+        while True:  # DNS is looked at again at most every 2 s per identity
+            done = (await asyncio.to_thread(
+                ses.get_identity_dkim_attributes, Identities=["sender.test"]
+            ))["DkimAttributes"]["sender.test"]  # fmt: skip
+            if done["DkimVerificationStatus"] == "Success" or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.5)
+        assert done["DkimVerificationStatus"] == "Success"
+        verified = await asyncio.to_thread(
+            ses.get_identity_verification_attributes, Identities=["sender.test"]
+        )
+        assert verified["VerificationAttributes"]["sender.test"]["VerificationStatus"] == (
+            "Success"
+        )
+
+        def send(subject: str) -> None:
+            ses.send_email(
+                Source="App <app@sender.test>",
+                Destination={"ToAddresses": ["user@example.test"]},
+                Message={"Subject": {"Data": subject}, "Body": {"Text": {"Data": "비밀번호"}}},
+            )
+
+        await asyncio.to_thread(send, "임시 비밀번호")
+        [signed] = await mx.wait_for(1, timeout=20)
+        assert signed.data.startswith(b"DKIM-Signature:")
+        assert dkim.verify(signed.data, dnsfunc=_dnsfunc(dns_server))
+        assert b"d=sender.test" in signed.data.split(b"\r\n\r\n")[0]
+
+        await asyncio.to_thread(
+            ses.set_identity_dkim_enabled, Identity="sender.test", DkimEnabled=False
+        )
+        await asyncio.to_thread(send, "unsigned")
+        unsigned = (await mx.wait_for(2, timeout=20))[1]
+        assert b"DKIM-Signature" not in unsigned.data.split(b"\r\n\r\n")[0]
+    finally:
+        await mx.stop()
