@@ -1,19 +1,43 @@
 """What happened to each recipient, as values: Delivered, Deferred or Bounced (SES types).
 
-This issue's classifier is deliberately small (2xx delivered, 4xx deferred, 5xx permanent);
-the table-driven classifier with SES's bounce subtypes comes with direct delivery.
+`classify` reads an SMTP reply (or a transport failure, which the transport reports as a
+local 4xx reply) through the ordered rules of `bounce_rules.json` (see `bounce_table`):
+the first rule that fits decides the kind, SES's bounceType/bounceSubType or delayType,
+whether the address belongs on the suppression list, and its name is kept on the outcome
+so that events and logs can say why. A policy block (reputation, authentication, content)
+is not a dead mailbox and is never suppressed.
+
+The table is loaded and validated once, at import: a malformed table fails loudly here.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
+from postroom.delivery.bounce_table import BounceTable, load_default, reply_status
+
 Kind = Literal["delivered", "deferred", "bounced", "complained"]
+
+TABLE: BounceTable = load_default()
+
+# SES's diagnostic for a recipient on the account-level suppression list (SES DG "Using the
+# account-level suppression list"): no delivery is attempted.
+ACCOUNT_SUPPRESSED_TEXT = (
+    "Amazon SES did not send the message to this address because it is on the suppression "
+    "list for your account. For more information about removing addresses from the "
+    "suppression list, see the Amazon SES Developer Guide at "
+    "https://docs.aws.amazon.com/ses/latest/DeveloperGuide/sending-email-suppression-list.html"
+)
 
 
 @dataclass(frozen=True)
 class Outcome:
+    """One recipient's result. `rule` names the table rule that classified the reply;
+    `suppress` says the address should go on the suppression list (a hard bounce that is
+    not a policy block); `delay_type` is SES's delayType for a deferral; `policy` marks a
+    refusal aimed at the sender (reputation, authentication, content), not the mailbox."""
+
     recipient: str
     kind: Kind
     code: int
@@ -22,6 +46,10 @@ class Outcome:
     bounce_type: str = ""
     bounce_sub_type: str = ""
     diagnostic: str = ""
+    rule: str = ""
+    suppress: bool = False
+    delay_type: str = ""
+    policy: bool = False
 
     @property
     def reply(self) -> str:
@@ -34,24 +62,51 @@ class Outcome:
 
     @property
     def status(self) -> str:
-        if self.enhanced:
-            return self.enhanced
-        return f"{str(self.code)[0]}.0.0"
+        """The RFC 3463 status for the event: the enhanced code, one embedded in the text
+        (qmail's "(#5.1.1)"), else the reply class's generic X.0.0 (5.0.0 for a reply
+        outside 2yz/4yz/5yz, which RFC 5321 4.2.1 treats as a failure)."""
+        reply_class = str(self.code)[0] if str(self.code)[0] in "245" else "5"
+        return reply_status(self.code, self.enhanced, self.text) or f"{reply_class}.0.0"
 
 
 def classify(recipient: str, code: int, enhanced: str, text: str) -> Outcome:
-    if 200 <= code < 300:
-        return Outcome(recipient, "delivered", code, enhanced, text)
-    if 400 <= code < 500:
-        return Outcome(recipient, "deferred", code, enhanced, text)
-    reply = " ".join(str(x) for x in (code, enhanced, text) if x)
+    """The outcome of one reply, by the first matching rule of the table."""
+    rule = TABLE.first_match(code, enhanced, text)
+    result = rule.result
+    if result.kind == "bounced":
+        return Outcome(
+            recipient,
+            "bounced",
+            code,
+            enhanced,
+            text,
+            result.bounce_type,
+            result.bounce_sub_type,
+            f"smtp; {_reply(code, enhanced, text)}",
+            rule=rule.name,
+            suppress=result.suppress,
+            policy=result.policy,
+        )
     return Outcome(
-        recipient, "bounced", code, enhanced, text, "Permanent", "General", f"smtp; {reply}"
+        recipient,
+        result.kind,
+        code,
+        enhanced,
+        text,
+        rule=rule.name,
+        delay_type=result.delay_type,
+        policy=result.policy,
     )
 
 
 def expired(outcome: Outcome) -> Outcome:
-    """A deferral whose retry window has closed becomes a Transient bounce."""
+    """A deferral whose retry window has closed becomes a Transient bounce (SES sends
+    "soft bounces SES stopped retrying", ses-spec 8.1) with the last reply as diagnostic;
+    the subtype is the one its rule names (MailboxFull for a full mailbox), else General."""
+    rule = TABLE.get(outcome.rule)
+    sub_type = "General"
+    if rule is not None and rule.result.kind == "deferred":
+        sub_type = rule.result.bounce_sub_type
     return Outcome(
         outcome.recipient,
         "bounced",
@@ -59,6 +114,30 @@ def expired(outcome: Outcome) -> Outcome:
         outcome.enhanced,
         outcome.text,
         "Transient",
-        "General",
+        sub_type,
         f"smtp; {outcome.reply}",
+        rule=outcome.rule,
+        policy=outcome.policy,
     )
+
+
+def delay_type(outcome: Outcome) -> str:
+    """SES's delayType for a deferral's DeliveryDelay event ('' for other kinds); outcomes
+    built by hand rather than by `classify` are classified from their reply."""
+    if outcome.kind != "deferred":
+        return ""
+    if outcome.delay_type:
+        return outcome.delay_type
+    found = classify(outcome.recipient, outcome.code, outcome.enhanced, outcome.text)
+    return found.delay_type or "Undetermined"
+
+
+def account_suppressed(recipient: str) -> Outcome:
+    """The bounce for an address on the account's suppression list (no delivery attempt):
+    Permanent/OnAccountSuppressionList with SES's own diagnostic text."""
+    outcome = classify(recipient, 550, "5.1.1", ACCOUNT_SUPPRESSED_TEXT)
+    return replace(outcome, diagnostic=ACCOUNT_SUPPRESSED_TEXT)
+
+
+def _reply(code: int, enhanced: str, text: str) -> str:
+    return " ".join(str(x) for x in (code, enhanced, text) if x)

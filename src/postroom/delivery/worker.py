@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 from postroom.clock import Clock
 from postroom.config import Settings
 from postroom.delivery import retry
-from postroom.delivery.outcomes import Outcome, classify, expired
+from postroom.delivery.outcomes import Outcome, classify, delay_type, expired
 from postroom.delivery.relay import RelayConfig, TransportResult, relay_message
 from postroom.delivery.simulator import auto_reply, simulate, wants_auto_reply
 from postroom.domain import events as ev
@@ -294,7 +294,7 @@ class DeliveryWorker:
             expiration = record.created_at + self.settings.retry_max_age
             found.append(
                 ev.delivery_delay(
-                    delayed, now, _delay_type(deferred[0]), expiration, self.reporting_mta
+                    delayed, now, delay_type(deferred[0]), expiration, self.reporting_mta
                 )
             )
         return found
@@ -310,11 +310,3 @@ class DeliveryWorker:
             bounces=sum(1 for o in outcomes if o.kind == "bounced"),
             complaints=sum(1 for o in outcomes if o.kind == "complained"),
         )
-
-
-def _delay_type(outcome: Outcome) -> str:
-    if outcome.code == 421 and outcome.enhanced.startswith("4.4"):
-        return "TransientCommunicationFailure"
-    if outcome.enhanced == "4.2.2":
-        return "MailboxFull"
-    return "RecipientServerError"
