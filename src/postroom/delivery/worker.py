@@ -20,19 +20,26 @@ from sqlalchemy.engine import Connection
 from postroom.clock import Clock
 from postroom.config import Settings
 from postroom.delivery import retry
-from postroom.delivery.outcomes import Outcome, classify, delay_type, expired
+from postroom.delivery.outcomes import (
+    Outcome,
+    account_suppressed,
+    classify,
+    delay_type,
+    expired,
+)
 from postroom.delivery.relay import RelayConfig, TransportResult, relay_message
 from postroom.delivery.simulator import auto_reply, simulate, wants_auto_reply
 from postroom.domain import events as ev
 from postroom.domain.dkim_service import DkimSigner
 from postroom.domain.sending import SIMULATOR_DOMAIN, admit
 from postroom.store import messages as store
-from postroom.store import usage
+from postroom.store import suppression, usage
 from postroom.store.database import Database
 from postroom.wire import ids
 
 log = logging.getLogger(__name__)
 Transport = Callable[[str, Sequence[str], bytes], Awaitable[TransportResult]]
+Blocked = set[tuple[str, str]]  # (account id, lower-cased address) on a suppression list
 LOCAL_BATCH = 256  # capture and simulator deliveries claimed at once
 
 
@@ -47,6 +54,22 @@ class Attempt:
     finished: float
     captured: bool
     remote_ip: str | None = None
+
+
+def _key(job: store.Job, recipient: str) -> tuple[str, str]:
+    return job.account_id, recipient.lower()
+
+
+def _suppressed(conn: Connection, jobs: list[store.Job]) -> Blocked:
+    """(account, address) pairs of these jobs' recipients on their accounts' lists."""
+    found: Blocked = set()
+    by_account: dict[str, list[str]] = defaultdict(list)
+    for job in jobs:
+        if job.domain != SIMULATOR_DOMAIN:
+            by_account[job.account_id].extend(job.recipients)
+    for account_id, addresses in by_account.items():
+        found |= {(account_id, a) for a in suppression.among(conn, account_id, addresses)}
+    return found
 
 
 def _captured(recipient: str) -> Outcome:
@@ -144,7 +167,12 @@ class DeliveryWorker:
         """One read for the batch, then each job recorded in its own savepoint of one group
         commit (a job that fails to record keeps its lease and is retried alone)."""
         wanted = {job.message_id for job in jobs}
-        loaded = await self.db.read(lambda conn: store.load_records(conn, wanted, raw=False))
+
+        def read(conn: Connection) -> tuple[dict[str, tuple[ev.MailRecord, str]], Blocked]:
+            records = store.load_records(conn, wanted, raw=False)
+            return records, _suppressed(conn, jobs)
+
+        loaded, blocked = await self.db.read(read)
         now = self.clock.now()
         attempts = []
         for job in jobs:
@@ -154,7 +182,13 @@ class DeliveryWorker:
             if job.domain == SIMULATOR_DOMAIN:
                 outcomes, captured = [simulate(r) for r in job.recipients], False
             else:
-                outcomes, captured = [_captured(r) for r in job.recipients], True
+                outcomes, captured = (
+                    [
+                        account_suppressed(r) if _key(job, r) in blocked else _captured(r)
+                        for r in job.recipients
+                    ],
+                    True,
+                )
             attempts.append(Attempt(job, record, envelope_from, outcomes, now, captured))
         results = await asyncio.gather(
             *(self.db.write(partial(self.record, attempt=a)) for a in attempts),
@@ -191,18 +225,28 @@ class DeliveryWorker:
     async def deliver(self, job: store.Job) -> None:
         """A remote delivery: hand the message to the transport, record what it answered."""
         assert self.transport is not None
-        loaded = await self.db.read(lambda conn: store.load_records(conn, {job.message_id}))
+
+        def read(conn: Connection) -> tuple[dict[str, tuple[ev.MailRecord, str]], Blocked]:
+            return store.load_records(conn, {job.message_id}), _suppressed(conn, [job])
+
+        loaded, blocked = await self.db.read(read)
         if job.message_id not in loaded:
             return
         record, envelope_from = loaded[job.message_id]
-        data = record.raw
-        if self.signer is not None:  # DKIM: signed as it leaves, with the current key
-            data = await self.signer.sign(data, record.account_id, record.region, record.source)
-        result = await self.transport(envelope_from, job.recipients, data)
-        outcomes = [classify(r.recipient, r.code, r.enhanced, r.text) for r in result.recipients]
-        attempt = Attempt(
-            job, record, envelope_from, outcomes, self.clock.now(), False, result.remote_ip
-        )
+        # Suppressed addresses bounce without a delivery attempt (SES: OnAccountSuppressionList).
+        outcomes = [account_suppressed(r) for r in job.recipients if _key(job, r) in blocked]
+        recipients = [r for r in job.recipients if _key(job, r) not in blocked]
+        remote_ip = None
+        if recipients:
+            data = record.raw
+            if self.signer is not None:  # DKIM: signed as it leaves, with the current key
+                data = await self.signer.sign(data, record.account_id, record.region, record.source)
+            result = await self.transport(envelope_from, recipients, data)
+            remote_ip = result.remote_ip
+            outcomes += [
+                classify(r.recipient, r.code, r.enhanced, r.text) for r in result.recipients
+            ]
+        attempt = Attempt(job, record, envelope_from, outcomes, self.clock.now(), False, remote_ip)
         await self.db.write(lambda conn: self.record(conn, attempt))
 
     def record(self, conn: Connection, attempt: Attempt) -> None:
@@ -227,6 +271,8 @@ class DeliveryWorker:
                 reply = auto_reply(record, attempt.envelope_from, recipient, now)
                 if reply is not None:
                     admit(conn, reply)
+        if job.domain != SIMULATOR_DOMAIN:
+            self._suppress(conn, job, outcomes, now)
         if attempt.captured and delivered:
             store.keep_in_mailbox(conn, job.message_id, job.account_id, delivered, now)
         last_reply = outcomes[-1].reply if outcomes else ""
@@ -234,6 +280,16 @@ class DeliveryWorker:
             store.reschedule(conn, job, next_at, last_reply, [o.recipient for o in deferred])
         else:
             store.finish(conn, job, last_reply)
+
+    def _suppress(
+        self, conn: Connection, job: store.Job, outcomes: list[Outcome], now: float
+    ) -> None:
+        """Hard bounces (not policy blocks) and complaints join the account's list."""
+        for o in outcomes:
+            reason = "BOUNCE" if o.kind == "bounced" and o.suppress else None
+            reason = "COMPLAINT" if o.kind == "complained" else reason
+            if reason:
+                suppression.add(conn, job.account_id, o.recipient, reason, now, job.message_id)
 
     def _events(
         self, record: ev.MailRecord, outcomes: list[Outcome], now: float, remote_ip: str | None

@@ -176,3 +176,14 @@ dkim_keys = Table(
     Column("seen_at", Float),  # first time the selector's TXT record was found
 )
 Index("ix_dkim_keys_domain", dkim_keys.c.account_id, dkim_keys.c.region, dkim_keys.c.domain)
+
+# The account-level suppression list (issue 3): hard bounces and complaints land here.
+suppressed = Table(
+    "suppressed",
+    metadata,
+    Column("account_id", String(12), primary_key=True),
+    Column("address", String(320), primary_key=True),  # lower-cased addr-spec
+    Column("reason", String(16), nullable=False),  # BOUNCE | COMPLAINT
+    Column("created_at", Float, nullable=False),
+    Column("message_id", String(64)),  # the message whose outcome put it here, if any
+)

@@ -319,3 +319,4 @@ def messages_show(
 
 from postroom.interfaces.cli import identities as _identities  # noqa: E402,F401  registers it
 from postroom.interfaces.cli import serve as _serve  # noqa: E402,F401  registers `serve`
+from postroom.interfaces.cli import suppression as _suppression  # noqa: E402,F401
