@@ -65,6 +65,9 @@ class Settings:
     secret_key: str | None = None
     verification_sender: str = "no-reply@postroom.localhost"
     helo_name: str = "postroom.localhost"
+    # Domain of the VERP envelope senders when an identity has no custom MAIL FROM domain;
+    # its MX should point at Postroom's inbound server, so asynchronous bounces come back.
+    bounce_domain: str = "bounces.postroom.localhost"
     workers: int = 8
     lease_seconds: float = 60.0
     retry_initial: float = 60.0

@@ -81,7 +81,7 @@ async def test_mail_reaches_the_mx_found_in_dns(
     first = await asyncio.to_thread(send, "user@example.test")
     [received] = await mx.wait_for(1, timeout=20)
     assert received.rcpt_tos == ["user@example.test"]
-    assert received.mail_from == "app@sender.test"
+    assert received.mail_from == f"{first}@bounces.postroom.localhost"  # VERP
     parsed = email.message_from_bytes(received.data, policy=default_policy)
     assert parsed["Subject"] == "임시 비밀번호"
     events = await _events(server, first, "Delivery")

@@ -94,7 +94,10 @@ async def test_relay_delivers_to_smarthost(postroom_factory: Any, sink: SinkServ
     )
     # One SMTP transaction per recipient domain, all with the same message.
     received = (await sink.wait_for(3))[1:]
-    assert {m.mail_from for m in received} == {"sender+bounces@example.com"}
+    # MAIL FROM is a VERP address naming the message (SES: <MessageId>@amazonses.com); the
+    # ReturnPath stays where feedback goes, and had to be verified (user+label@ by user@).
+    verp = f"{response['MessageId']}@bounces.postroom.localhost"
+    assert {m.mail_from for m in received} == {verp}
     rcpts = sorted(r for m in received for r in m.rcpt_tos)
     assert rcpts == ["cc@example.net", "hidden@example.net", "to@example.org"]
     assert received[0].data == received[1].data

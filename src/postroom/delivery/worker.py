@@ -30,6 +30,7 @@ from postroom.delivery.outcomes import (
 from postroom.delivery.relay import RelayConfig, TransportResult, relay_message
 from postroom.delivery.simulator import auto_reply, simulate, wants_auto_reply
 from postroom.domain import events as ev
+from postroom.domain.bounces import verp_address
 from postroom.domain.dkim_service import DkimSigner
 from postroom.domain.sending import SIMULATOR_DOMAIN, admit
 from postroom.store import messages as store
@@ -241,7 +242,7 @@ class DeliveryWorker:
             data = record.raw
             if self.signer is not None:  # DKIM: signed as it leaves, with the current key
                 data = await self.signer.sign(data, record.account_id, record.region, record.source)
-            result = await self.transport(envelope_from, recipients, data)
+            result = await self.transport(self._mail_from(record, envelope_from), recipients, data)
             remote_ip = result.remote_ip
             outcomes += [
                 classify(r.recipient, r.code, r.enhanced, r.text) for r in result.recipients
@@ -280,6 +281,12 @@ class DeliveryWorker:
             store.reschedule(conn, job, next_at, last_reply, [o.recipient for o in deferred])
         else:
             store.finish(conn, job, last_reply)
+
+    def _mail_from(self, record: ev.MailRecord, envelope_from: str) -> str:
+        """VERP: `<MessageId>@<bounce domain>`; a null sender (auto-replies) stays null."""
+        if not envelope_from:
+            return ""
+        return verp_address(record.message_id, self.settings.bounce_domain)
 
     def _suppress(
         self, conn: Connection, job: store.Job, outcomes: list[Outcome], now: float
