@@ -68,6 +68,8 @@ class Settings:
     # Domain of the VERP envelope senders when an identity has no custom MAIL FROM domain;
     # its MX should point at Postroom's inbound server, so asynchronous bounces come back.
     bounce_domain: str = "bounces.postroom.localhost"
+    # The host a custom MAIL FROM domain's MX must name (Postroom's inbound/feedback host).
+    feedback_host: str = "feedback.postroom.localhost"
     workers: int = 8
     lease_seconds: float = 60.0
     retry_initial: float = 60.0

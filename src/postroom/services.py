@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from postroom.clock import Clock, SystemClock
 from postroom.config import Settings
-from postroom.delivery.dns import make_resolver, txt_records
+from postroom.delivery.dns import make_resolver, mx_hosts, txt_records
 from postroom.secrets import SecretBox
 from postroom.store import accounts as account_store
 from postroom.store.database import Database
@@ -46,6 +46,9 @@ class Services:
 
     async def lookup_txt(self, name: str) -> list[str]:
         return await txt_records(make_resolver(self.settings.dns), name)
+
+    async def lookup_mx(self, name: str) -> list[str]:
+        return await mx_hosts(make_resolver(self.settings.dns), name)
 
     def close(self) -> None:
         self.db.close()

@@ -34,3 +34,14 @@ async def txt_records(resolver: dns.asyncresolver.Resolver, name: str) -> list[s
     except (dns.exception.Timeout, dns.resolver.NoNameservers) as exc:
         raise DnsLookupError(str(exc)) from exc
     return [b"".join(rdata.strings).decode("utf-8", "replace") for rdata in answer]
+
+
+async def mx_hosts(resolver: dns.asyncresolver.Resolver, name: str) -> list[str]:
+    """The exchanges of `name`'s MX records (lower case, no trailing dot); [] if none."""
+    try:
+        answer = await resolver.resolve(name, "MX")
+    except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
+        return []
+    except (dns.exception.Timeout, dns.resolver.NoNameservers) as exc:
+        raise DnsLookupError(str(exc)) from exc
+    return [rdata.exchange.to_text(omit_final_dot=True).lower() for rdata in answer]

@@ -32,7 +32,10 @@ from postroom.delivery.simulator import auto_reply, simulate, wants_auto_reply
 from postroom.domain import events as ev
 from postroom.domain.bounces import verp_address
 from postroom.domain.dkim_service import DkimSigner
+from postroom.domain.identities import covering_identities
+from postroom.domain.mail_from_service import most_specific
 from postroom.domain.sending import SIMULATOR_DOMAIN, admit
+from postroom.store import mail_from as mail_from_store
 from postroom.store import messages as store
 from postroom.store import suppression, usage
 from postroom.store.database import Database
@@ -71,6 +74,17 @@ def _suppressed(conn: Connection, jobs: list[store.Job]) -> Blocked:
     for account_id, addresses in by_account.items():
         found |= {(account_id, a) for a in suppression.among(conn, account_id, addresses)}
     return found
+
+
+def _mail_from_domain(conn: Connection, record: ev.MailRecord) -> str | None:
+    """The verified custom MAIL FROM domain of the sender's most specific identity."""
+    local, _, domain = record.source.rpartition("@")
+    candidates = covering_identities(local, domain)
+    found = most_specific(
+        mail_from_store.for_identities(conn, record.account_id, record.region, candidates),
+        candidates,
+    )
+    return found.domain if found is not None and found.status == "Success" else None
 
 
 def _captured(recipient: str) -> Outcome:
@@ -227,10 +241,14 @@ class DeliveryWorker:
         """A remote delivery: hand the message to the transport, record what it answered."""
         assert self.transport is not None
 
-        def read(conn: Connection) -> tuple[dict[str, tuple[ev.MailRecord, str]], Blocked]:
-            return store.load_records(conn, {job.message_id}), _suppressed(conn, [job])
+        def read(
+            conn: Connection,
+        ) -> tuple[dict[str, tuple[ev.MailRecord, str]], Blocked, str | None]:
+            loaded = store.load_records(conn, {job.message_id})
+            domain = _mail_from_domain(conn, loaded[job.message_id][0]) if loaded else None
+            return loaded, _suppressed(conn, [job]), domain
 
-        loaded, blocked = await self.db.read(read)
+        loaded, blocked, mail_from_domain = await self.db.read(read)
         if job.message_id not in loaded:
             return
         record, envelope_from = loaded[job.message_id]
@@ -242,7 +260,8 @@ class DeliveryWorker:
             data = record.raw
             if self.signer is not None:  # DKIM: signed as it leaves, with the current key
                 data = await self.signer.sign(data, record.account_id, record.region, record.source)
-            result = await self.transport(self._mail_from(record, envelope_from), recipients, data)
+            sender = self._mail_from(record, envelope_from, mail_from_domain)
+            result = await self.transport(sender, recipients, data)
             remote_ip = result.remote_ip
             outcomes += [
                 classify(r.recipient, r.code, r.enhanced, r.text) for r in result.recipients
@@ -282,11 +301,12 @@ class DeliveryWorker:
         else:
             store.finish(conn, job, last_reply)
 
-    def _mail_from(self, record: ev.MailRecord, envelope_from: str) -> str:
-        """VERP: `<MessageId>@<bounce domain>`; a null sender (auto-replies) stays null."""
+    def _mail_from(self, record: ev.MailRecord, envelope_from: str, custom: str | None) -> str:
+        """VERP: `<MessageId>@<custom MAIL FROM or bounce domain>`; a null sender (auto-
+        replies) stays null."""
         if not envelope_from:
             return ""
-        return verp_address(record.message_id, self.settings.bounce_domain)
+        return verp_address(record.message_id, custom or self.settings.bounce_domain)
 
     def _suppress(
         self, conn: Connection, job: store.Job, outcomes: list[Outcome], now: float

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from postroom.domain import identities as rules
-from postroom.domain import quotas
+from postroom.domain import mail_from_service, quotas
 from postroom.errors import (
     AccountSendingPaused,
     ClientError,
@@ -24,6 +24,7 @@ from postroom.errors import (
 )
 from postroom.store import accounts as account_store
 from postroom.store import identities as identity_store
+from postroom.store import mail_from as mail_from_store
 from postroom.store import messages as message_store
 from postroom.store import usage as usage_store
 from postroom.wire import ids
@@ -286,6 +287,17 @@ def _unverified(conn: Connection, caller: Caller, addresses: Sequence[Address]) 
     return [a for a in addresses if not verified.intersection(candidates[a.addr_spec])]
 
 
+def check_mail_from(conn: Connection, caller: Caller, source: Address) -> None:
+    """BehaviorOnMXFailure=RejectMessage: no send while the MAIL FROM MX is not seen."""
+    candidates = rules.covering_identities(source.local, source.domain)
+    found = mail_from_service.most_specific(
+        mail_from_store.for_identities(conn, caller.account_id, caller.region, candidates),
+        candidates,
+    )
+    if found is not None and found.status != "Success" and found.behavior == "RejectMessage":
+        raise mail_from_service.not_verified(found)
+
+
 def admit(conn: Connection, submission: Submission) -> str:
     """The transaction: checks, quota reservation and enqueue commit together or not at all."""
     caller, now = submission.caller, submission.created_at
@@ -296,6 +308,7 @@ def admit(conn: Connection, submission: Submission) -> str:
         unverified = _unverified(conn, caller, submission.senders)
         if unverified:
             raise _not_verified(unverified, caller.region)
+        check_mail_from(conn, caller, submission.senders[0])
         if account.sandbox:
             real = [a for a in submission.recipients if not is_simulator(a)]
             unverified = _unverified(conn, caller, real)

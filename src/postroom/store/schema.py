@@ -187,3 +187,17 @@ suppressed = Table(
     Column("created_at", Float, nullable=False),
     Column("message_id", String(64)),  # the message whose outcome put it here, if any
 )
+
+# Custom MAIL FROM domains (issue 3): per identity, with what DNS showed last.
+mail_from = Table(
+    "mail_from",
+    metadata,
+    Column("account_id", String(12), primary_key=True),
+    Column("region", String(32), primary_key=True),
+    Column("identity", String(320), primary_key=True),
+    Column("domain", String(255), nullable=False),
+    Column("behavior", String(24), nullable=False),  # UseDefaultValue | RejectMessage
+    Column("status", String(24), nullable=False),  # Pending | Success | Failed | TemporaryFailure
+    Column("created_at", Float, nullable=False),
+    Column("last_checked_at", Float),
+)

@@ -18,6 +18,7 @@ from postroom.interfaces.cli.main import (
 from postroom.store import accounts as account_store
 from postroom.store import dkim as dkim_store
 from postroom.store import identities as identity_store
+from postroom.store import mail_from as mail_from_store
 
 identities_app = typer.Typer(help="Identities and their DNS records.", no_args_is_help=True)
 app.add_typer(identities_app, name="identities")
@@ -32,7 +33,7 @@ def dns_records_command(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Print, as zone-file lines, every record DOMAIN's owner must publish: the verification
-    TXT, the DKIM keys and a suggested DMARC policy."""
+    TXT, the DKIM keys, the custom MAIL FROM MX and SPF records and a suggested DMARC policy."""
     settings = settings_from(data_dir, database_url)
     chosen_region = region or settings.region
     name = domain.strip().rstrip(".").lower()
@@ -43,13 +44,14 @@ def dns_records_command(
         keys = [k for k, _ in dkim_store.keys_of(conn, owner.id, chosen_region, name)]
         if identity is None and not keys:
             return None
+        custom = mail_from_store.for_identities(conn, owner.id, chosen_region, [name])
         return dns_records.zone_records(
             name,
             verification_token=identity.token if identity else None,
             dkim_keys=keys,
-            mail_from_domain=None,
-            mail_from_mx=settings.helo_name,
-            spf_include=settings.helo_name,
+            mail_from_domain=custom[name].domain if name in custom else None,
+            mail_from_mx=settings.feedback_host,
+            spf_include=settings.feedback_host,
         )
 
     lines = _run(settings, job)

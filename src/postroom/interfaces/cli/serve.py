@@ -15,13 +15,14 @@ import uvicorn
 from postroom.config import ConfigError, HostPort, RelaySettings, Settings
 from postroom.delivery.direct import direct_transport
 from postroom.delivery.worker import DeliveryWorker, Transport, relay_transport
-from postroom.domain import dkim_service, identity_service
+from postroom.domain import dkim_service, identity_service, mail_from_service
 from postroom.domain.dkim_service import DkimSigner
 from postroom.interfaces.cli.main import DatabaseUrl, DataDir, app, fail, settings_from
 from postroom.interfaces.http.app import create_app
 from postroom.services import Services, build_services
 from postroom.store import dkim as dkim_store
 from postroom.store import identities as identity_store
+from postroom.store import mail_from as mail_from_store
 
 log = logging.getLogger("postroom")
 
@@ -40,6 +41,11 @@ async def check_pending_domains(services: Services) -> None:
                 await dkim_service.check(
                     services.db, services.lookup_txt, found, services.clock.now()
                 )
+            for setting in await services.db.read(mail_from_store.pending):
+                await mail_from_service.check(
+                    services.db, services.lookup_mx, setting, services.settings.feedback_host,
+                    services.clock.now(),
+                )  # fmt: skip
         except Exception:
             log.exception("periodic domain verification failed")
 

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from postroom.domain import dkim_service, identity_service
+from postroom.domain import dkim_service, identity_service, mail_from_service
 from postroom.domain import identities as rules
 from postroom.domain.sending import (
     Caller,
@@ -22,6 +22,7 @@ from postroom.services import Services
 from postroom.store import accounts as account_store
 from postroom.store import dkim as dkim_store
 from postroom.store import identities as identity_store
+from postroom.store import mail_from as mail_from_store
 from postroom.store import usage as usage_store
 from postroom.wire import ids
 from postroom.wire.addresses import parse_address
@@ -327,3 +328,63 @@ async def set_identity_dkim_enabled(ctx: Context, params: Mapping[str, Any]) -> 
     if not await ctx.services.db.write(switch):
         raise InvalidParameterValue(f"Domain {domain} has no DKIM tokens: call VerifyDomainDkim.")
     return {}
+
+
+# -- custom MAIL FROM (issue 3) ------------------------------------------------------------
+@operation("SetIdentityMailFromDomain")
+async def set_identity_mail_from_domain(ctx: Context, params: Mapping[str, Any]) -> Output:
+    identity = _identity_name(params["Identity"])
+    behavior = params.get("BehaviorOnMXFailure") or "UseDefaultValue"
+    caller, now = ctx.caller, ctx.now
+    domain = params.get("MailFromDomain")
+    checked = mail_from_service.check_domain(identity, domain) if domain else None
+
+    def save(conn: Any) -> bool:
+        if identity_store.get(conn, caller.account_id, caller.region, identity) is None:
+            return False
+        if checked is None:
+            mail_from_store.clear(conn, caller.account_id, caller.region, identity)
+        else:
+            mail_from_store.put(
+                conn, caller.account_id, caller.region, identity, checked, behavior, now
+            )
+        return True
+
+    if not await ctx.services.db.write(save):
+        raise InvalidParameterValue(f"Identity {params['Identity']} does not exist.")
+    return {}
+
+
+@operation("GetIdentityMailFromDomainAttributes")
+async def get_identity_mail_from_domain_attributes(
+    ctx: Context, params: Mapping[str, Any]
+) -> Output:
+    names = list(params["Identities"])
+    if len(names) > 100:
+        raise InvalidParameterValue("Too many identities: at most 100 are allowed.")
+    lookup: dict[str, str] = {}
+    for name in names:
+        try:
+            lookup[_identity_name(name)] = name
+        except InvalidParameterValue:
+            continue
+    caller, now, services = ctx.caller, ctx.now, ctx.services
+    known = {
+        i.identity
+        for i in await services.db.read(
+            lambda conn: identity_store.get_many(conn, caller.account_id, caller.region, lookup)
+        )
+    }
+    settings = await services.db.read(
+        lambda conn: mail_from_store.for_identities(conn, caller.account_id, caller.region, known)
+    )
+    result: dict[str, Any] = {}
+    for identity in known:
+        found = settings.get(identity)
+        if found is not None and found.status != "Success" and _due(found.last_checked_at, now):
+            status = await mail_from_service.check(
+                services.db, services.lookup_mx, found, services.settings.feedback_host, now
+            )
+            found = replace(found, status=status)
+        result[lookup[identity]] = mail_from_service.attributes(found)
+    return {"MailFromDomainAttributes": result}
