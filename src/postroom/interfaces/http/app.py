@@ -18,6 +18,7 @@ from starlette.routing import Route
 from postroom.domain import identity_service
 from postroom.domain.sending import Caller
 from postroom.errors import PostroomError
+from postroom.interfaces.http import ses_v1_domains  # noqa: F401  registers its operations
 from postroom.interfaces.http.ses_v1 import HANDLERS, Context, not_supported
 from postroom.services import Services
 from postroom.wire import ids

@@ -8,8 +8,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from postroom.domain import dkim_service, identity_service, mail_from_service
 from postroom.domain import identities as rules
+from postroom.domain import identity_service
 from postroom.domain.sending import (
     Caller,
     Submission,
@@ -20,9 +20,7 @@ from postroom.domain.sending import (
 from postroom.errors import InvalidAction, InvalidParameterValue
 from postroom.services import Services
 from postroom.store import accounts as account_store
-from postroom.store import dkim as dkim_store
 from postroom.store import identities as identity_store
-from postroom.store import mail_from as mail_from_store
 from postroom.store import usage as usage_store
 from postroom.wire import ids
 from postroom.wire.addresses import parse_address
@@ -83,8 +81,22 @@ def _email_identity(text: str) -> str:
     return rules.normalize_email(address.local, address.domain)
 
 
-def _identity_name(text: str) -> str:
+def identity_name(text: str) -> str:
     return _email_identity(text) if "@" in text else rules.normalize_domain(text)
+
+
+def identity_names(names: list[str]) -> dict[str, str]:
+    """Normalized identity -> the name as asked, for the Get*Attributes calls (<= 100;
+    names that are not identities are left out of the answer, as SES does)."""
+    if len(names) > 100:
+        raise InvalidParameterValue("Too many identities: at most 100 are allowed.")
+    found: dict[str, str] = {}
+    for name in names:
+        try:
+            found[identity_name(name)] = name
+        except InvalidParameterValue:
+            continue
+    return found
 
 
 async def _verify_email(ctx: Context, address: str) -> None:
@@ -175,16 +187,8 @@ async def list_verified_email_addresses(ctx: Context, params: Mapping[str, Any])
 
 @operation("GetIdentityVerificationAttributes")
 async def get_identity_verification_attributes(ctx: Context, params: Mapping[str, Any]) -> Output:
-    names = list(params["Identities"])
-    if len(names) > 100:
-        raise InvalidParameterValue("Too many identities: at most 100 are allowed.")
+    lookup = identity_names(list(params["Identities"]))
     caller, now = ctx.caller, ctx.now
-    lookup = {}
-    for name in names:
-        try:
-            lookup[_identity_name(name)] = name
-        except InvalidParameterValue:
-            continue  # SES leaves identities it does not know out of the map
     found = await ctx.services.db.read(
         lambda conn: identity_store.get_many(conn, caller.account_id, caller.region, lookup)
     )
@@ -206,7 +210,7 @@ async def get_identity_verification_attributes(ctx: Context, params: Mapping[str
 
 async def _delete_identity(ctx: Context, name: str) -> None:
     try:
-        identity = _identity_name(name)
+        identity = identity_name(name)
     except InvalidParameterValue:
         return  # deleting what does not exist succeeds, as in SES
     caller = ctx.caller
@@ -268,123 +272,3 @@ async def update_account_sending_enabled(ctx: Context, params: Mapping[str, Any]
         lambda conn: account_store.set_sending_enabled(conn, account_id, enabled)
     )
     return None
-
-
-# -- DKIM (issue 3) ------------------------------------------------------------------------
-@operation("VerifyDomainDkim")
-async def verify_domain_dkim(ctx: Context, params: Mapping[str, Any]) -> Output:
-    domain = rules.normalize_domain(params["Domain"])
-    services, caller = ctx.services, ctx.caller
-    tokens = await dkim_service.enable(
-        services.db, services.box, caller.account_id, caller.region, domain, ctx.now
-    )
-    return {"DkimTokens": tokens}
-
-
-@operation("GetIdentityDkimAttributes")
-async def get_identity_dkim_attributes(ctx: Context, params: Mapping[str, Any]) -> Output:
-    names = list(params["Identities"])
-    if len(names) > 100:
-        raise InvalidParameterValue("Too many identities: at most 100 are allowed.")
-    result: dict[str, Any] = {}
-    for name in names:
-        try:
-            identity = _identity_name(name)
-        except InvalidParameterValue:
-            continue  # SES leaves identities it does not know out of the map
-        result[name] = await _dkim_attributes(ctx, identity)
-    return {"DkimAttributes": result}
-
-
-async def _dkim_attributes(ctx: Context, identity: str) -> dict[str, Any]:
-    if "@" in identity:
-        return dkim_service.attributes(None, [])
-    caller, now, db = ctx.caller, ctx.now, ctx.services.db
-    where = (caller.account_id, caller.region, identity)
-    found = await db.read(lambda conn: dkim_store.get_domain(conn, *where))
-    if found is not None and found.status != "Success" and _due(found.last_checked_at, now):
-        status = await dkim_service.check(db, ctx.services.lookup_txt, found, now)
-        found = replace(found, status=status)
-    keys = await db.read(lambda conn: dkim_store.keys_of(conn, *where))
-    return dkim_service.attributes(found, [key.selector for key, _ in keys])
-
-
-def _due(last_checked_at: float | None, now: float) -> bool:
-    return last_checked_at is None or now - last_checked_at >= identity_service.RECHECK_SECONDS
-
-
-@operation("SetIdentityDkimEnabled")
-async def set_identity_dkim_enabled(ctx: Context, params: Mapping[str, Any]) -> Output:
-    identity = _identity_name(params["Identity"])
-    domain = identity.rpartition("@")[2]
-    caller, on = ctx.caller, bool(params.get("DkimEnabled", False))
-
-    def switch(conn: Any) -> bool:
-        if dkim_store.get_domain(conn, caller.account_id, caller.region, domain) is None:
-            return False
-        dkim_store.set_enabled(conn, caller.account_id, caller.region, domain, on)
-        return True
-
-    if not await ctx.services.db.write(switch):
-        raise InvalidParameterValue(f"Domain {domain} has no DKIM tokens: call VerifyDomainDkim.")
-    return {}
-
-
-# -- custom MAIL FROM (issue 3) ------------------------------------------------------------
-@operation("SetIdentityMailFromDomain")
-async def set_identity_mail_from_domain(ctx: Context, params: Mapping[str, Any]) -> Output:
-    identity = _identity_name(params["Identity"])
-    behavior = params.get("BehaviorOnMXFailure") or "UseDefaultValue"
-    caller, now = ctx.caller, ctx.now
-    domain = params.get("MailFromDomain")
-    checked = mail_from_service.check_domain(identity, domain) if domain else None
-
-    def save(conn: Any) -> bool:
-        if identity_store.get(conn, caller.account_id, caller.region, identity) is None:
-            return False
-        if checked is None:
-            mail_from_store.clear(conn, caller.account_id, caller.region, identity)
-        else:
-            mail_from_store.put(
-                conn, caller.account_id, caller.region, identity, checked, behavior, now
-            )
-        return True
-
-    if not await ctx.services.db.write(save):
-        raise InvalidParameterValue(f"Identity {params['Identity']} does not exist.")
-    return {}
-
-
-@operation("GetIdentityMailFromDomainAttributes")
-async def get_identity_mail_from_domain_attributes(
-    ctx: Context, params: Mapping[str, Any]
-) -> Output:
-    names = list(params["Identities"])
-    if len(names) > 100:
-        raise InvalidParameterValue("Too many identities: at most 100 are allowed.")
-    lookup: dict[str, str] = {}
-    for name in names:
-        try:
-            lookup[_identity_name(name)] = name
-        except InvalidParameterValue:
-            continue
-    caller, now, services = ctx.caller, ctx.now, ctx.services
-    known = {
-        i.identity
-        for i in await services.db.read(
-            lambda conn: identity_store.get_many(conn, caller.account_id, caller.region, lookup)
-        )
-    }
-    settings = await services.db.read(
-        lambda conn: mail_from_store.for_identities(conn, caller.account_id, caller.region, known)
-    )
-    result: dict[str, Any] = {}
-    for identity in known:
-        found = settings.get(identity)
-        if found is not None and found.status != "Success" and _due(found.last_checked_at, now):
-            status = await mail_from_service.check(
-                services.db, services.lookup_mx, found, services.settings.feedback_host, now
-            )
-            found = replace(found, status=status)
-        result[lookup[identity]] = mail_from_service.attributes(found)
-    return {"MailFromDomainAttributes": result}
