@@ -12,52 +12,35 @@ import logging
 import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from functools import partial
 
 from sqlalchemy.engine import Connection
 
 from postroom.clock import Clock
 from postroom.config import Settings
-from postroom.delivery import retry
 from postroom.delivery.outcomes import (
     Outcome,
     account_suppressed,
     classify,
-    delay_type,
-    expired,
 )
+from postroom.delivery.recording import Attempt, OutcomeRecorder
 from postroom.delivery.relay import RelayConfig, TransportResult, relay_message
-from postroom.delivery.simulator import auto_reply, simulate, wants_auto_reply
+from postroom.delivery.simulator import simulate
 from postroom.domain import events as ev
 from postroom.domain.bounces import verp_address
 from postroom.domain.dkim_service import DkimSigner
 from postroom.domain.identities import covering_identities
 from postroom.domain.mail_from_service import most_specific
-from postroom.domain.sending import SIMULATOR_DOMAIN, admit
+from postroom.domain.sending import SIMULATOR_DOMAIN
 from postroom.store import mail_from as mail_from_store
 from postroom.store import messages as store
-from postroom.store import suppression, usage
+from postroom.store import suppression
 from postroom.store.database import Database
-from postroom.wire import ids
 
 log = logging.getLogger(__name__)
 Transport = Callable[[str, Sequence[str], bytes], Awaitable[TransportResult]]
 Blocked = set[tuple[str, str]]  # (account id, lower-cased address) on a suppression list
 LOCAL_BATCH = 256  # capture and simulator deliveries claimed at once
-
-
-@dataclass(frozen=True)
-class Attempt:
-    """One delivery attempt of a queued job, ready to be recorded."""
-
-    job: store.Job
-    record: ev.MailRecord
-    envelope_from: str
-    outcomes: list[Outcome]
-    finished: float
-    captured: bool
-    remote_ip: str | None = None
 
 
 def _key(job: store.Job, recipient: str) -> tuple[str, str]:
@@ -121,6 +104,7 @@ class DeliveryWorker:
         signer: DkimSigner | None = None,
     ) -> None:
         self.signer = signer
+        self.recorder = OutcomeRecorder(settings)
         self.db = db
         self.settings = settings
         self.clock = clock
@@ -206,7 +190,7 @@ class DeliveryWorker:
                 )
             attempts.append(Attempt(job, record, envelope_from, outcomes, now, captured))
         results = await asyncio.gather(
-            *(self.db.write(partial(self.record, attempt=a)) for a in attempts),
+            *(self.db.write(partial(self.recorder.record, attempt=a)) for a in attempts),
             return_exceptions=True,
         )
         for attempt, result in zip(attempts, results, strict=True):
@@ -267,39 +251,7 @@ class DeliveryWorker:
                 classify(r.recipient, r.code, r.enhanced, r.text) for r in result.recipients
             ]
         attempt = Attempt(job, record, envelope_from, outcomes, self.clock.now(), False, remote_ip)
-        await self.db.write(lambda conn: self.record(conn, attempt))
-
-    def record(self, conn: Connection, attempt: Attempt) -> None:
-        """Events, statistics, mailbox and the queue row, in the caller's transaction."""
-        job, record, now = attempt.job, attempt.record, attempt.finished
-        outcomes = attempt.outcomes
-        deferred = [o for o in outcomes if o.kind == "deferred"]
-        next_at = now + retry.next_delay(job.attempts + 1, self.settings.retry_initial)
-        giving_up = bool(deferred) and retry.gives_up(
-            job.created_at, now, next_at, self.settings.retry_max_age
-        )
-        if giving_up:
-            outcomes = [expired(o) if o.kind == "deferred" else o for o in outcomes]
-            deferred = []
-        new_events = self._events(record, outcomes, now, attempt.remote_ip)
-        store.add_events(conn, job.message_id, job.account_id, new_events)
-        if not record.internal:
-            self._count(conn, job.account_id, outcomes, now)
-        delivered = [o.recipient for o in outcomes if o.kind in ("delivered", "complained")]
-        for recipient in delivered:
-            if job.domain == SIMULATOR_DOMAIN and wants_auto_reply(recipient):
-                reply = auto_reply(record, attempt.envelope_from, recipient, now)
-                if reply is not None:
-                    admit(conn, reply)
-        if job.domain != SIMULATOR_DOMAIN:
-            self._suppress(conn, job, outcomes, now)
-        if attempt.captured and delivered:
-            store.keep_in_mailbox(conn, job.message_id, job.account_id, delivered, now)
-        last_reply = outcomes[-1].reply if outcomes else ""
-        if deferred:
-            store.reschedule(conn, job, next_at, last_reply, [o.recipient for o in deferred])
-        else:
-            store.finish(conn, job, last_reply)
+        await self.db.write(lambda conn: self.recorder.record(conn, attempt))
 
     def _mail_from(self, record: ev.MailRecord, envelope_from: str, custom: str | None) -> str:
         """VERP: `<MessageId>@<custom MAIL FROM or bounce domain>`; a null sender (auto-
@@ -307,89 +259,3 @@ class DeliveryWorker:
         if not envelope_from:
             return ""
         return verp_address(record.message_id, custom or self.settings.bounce_domain)
-
-    def _suppress(
-        self, conn: Connection, job: store.Job, outcomes: list[Outcome], now: float
-    ) -> None:
-        """Hard bounces (not policy blocks) and complaints join the account's list."""
-        for o in outcomes:
-            reason = "BOUNCE" if o.kind == "bounced" and o.suppress else None
-            reason = "COMPLAINT" if o.kind == "complained" else reason
-            if reason:
-                suppression.add(conn, job.account_id, o.recipient, reason, now, job.message_id)
-
-    def _events(
-        self, record: ev.MailRecord, outcomes: list[Outcome], now: float, remote_ip: str | None
-    ) -> list[ev.Event]:
-        found: list[ev.Event] = []
-        delivered = [o for o in outcomes if o.kind in ("delivered", "complained")]
-        if delivered:
-            found.append(
-                ev.delivery(
-                    [o.recipient for o in delivered],
-                    now,
-                    record.created_at,
-                    delivered[0].reply,
-                    self.reporting_mta,
-                    remote_ip,
-                )
-            )
-        bounces: dict[tuple[str, str], list[Outcome]] = defaultdict(list)
-        for o in outcomes:
-            if o.kind == "bounced":
-                bounces[(o.bounce_type, o.bounce_sub_type)].append(o)
-        for (kind, sub), group in bounces.items():
-            bounced = [
-                {
-                    "emailAddress": o.recipient,
-                    "action": "failed",
-                    "status": o.status,
-                    "diagnosticCode": o.diagnostic,
-                }
-                for o in group
-            ]
-            found.append(
-                ev.bounce(
-                    bounced,
-                    now,
-                    kind,
-                    sub,
-                    ids.message_id(record.region, now),
-                    f"dsn; {self.reporting_mta}",
-                    remote_ip,
-                )
-            )
-        complained = [o.recipient for o in outcomes if o.kind == "complained"]
-        if complained:
-            found.append(
-                ev.complaint(complained, now, ids.message_id(record.region, now), record.created_at)
-            )
-        deferred = [o for o in outcomes if o.kind == "deferred"]
-        if deferred:
-            delayed = [
-                {
-                    "emailAddress": o.recipient,
-                    "status": o.status,
-                    "diagnosticCode": f"smtp; {o.reply}",
-                }
-                for o in deferred
-            ]
-            expiration = record.created_at + self.settings.retry_max_age
-            found.append(
-                ev.delivery_delay(
-                    delayed, now, delay_type(deferred[0]), expiration, self.reporting_mta
-                )
-            )
-        return found
-
-    def _count(
-        self, conn: Connection, account_id: str, outcomes: list[Outcome], now: float
-    ) -> None:
-        usage.count_stats(
-            conn,
-            account_id,
-            now,
-            delivery_attempts=sum(1 for o in outcomes if o.kind != "deferred"),
-            bounces=sum(1 for o in outcomes if o.kind == "bounced"),
-            complaints=sum(1 for o in outcomes if o.kind == "complained"),
-        )
