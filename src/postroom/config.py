@@ -75,6 +75,8 @@ class Settings:
     retry_initial: float = 60.0
     retry_max_age: float = 12 * 3600.0
     domain_check_interval: float = 300.0
+    reputation_interval: float = 60.0
+    reputation_min_volume: int = 100
     roles: tuple[str, ...] = ROLES
     outbound_port: int = 25
     routes: dict[str, str] = field(default_factory=dict)  # domain -> "host:port" override
@@ -102,13 +104,16 @@ def _coerce(name: str, value: Any) -> Any:
         return HostPort.parse(str(value)) if value not in (None, "") else None
     if name == "routes":
         if not isinstance(value, dict):
-            raise ConfigError("routes must be a table of domain = \"host:port\"")
+            raise ConfigError('routes must be a table of domain = "host:port"')
         for target in value.values():
             HostPort.parse(str(target))
         return {str(k).lower(): str(v) for k, v in value.items()}
-    if name in {"workers", "outbound_port"}:
+    if name in {"workers", "outbound_port", "reputation_min_volume"}:
         return int(value)
-    if name in {"lease_seconds", "retry_initial", "retry_max_age", "domain_check_interval"}:
+    if name in {
+        "lease_seconds", "retry_initial", "retry_max_age", "domain_check_interval",
+        "reputation_interval",
+    }:  # fmt: skip
         return float(value)
     if name == "roles":
         chosen = tuple(r.strip() for r in value.split(",")) if isinstance(value, str) else value

@@ -53,7 +53,7 @@ class OutcomeRecorder:
         new_events = self._events(record, outcomes, now, attempt.remote_ip)
         store.add_events(conn, job.message_id, job.account_id, new_events)
         if not record.internal:
-            self._count(conn, job.account_id, outcomes, now)
+            self._count(conn, job, outcomes, now)
         delivered = [o.recipient for o in outcomes if o.kind in ("delivered", "complained")]
         for recipient in delivered:
             if job.domain == SIMULATOR_DOMAIN and wants_auto_reply(recipient):
@@ -144,14 +144,19 @@ class OutcomeRecorder:
             )
         return found
 
-    def _count(
-        self, conn: Connection, account_id: str, outcomes: list[Outcome], now: float
-    ) -> None:
-        usage.count_stats(
-            conn,
-            account_id,
-            now,
-            delivery_attempts=sum(1 for o in outcomes if o.kind != "deferred"),
-            bounces=sum(1 for o in outcomes if o.kind == "bounced"),
-            complaints=sum(1 for o in outcomes if o.kind == "complained"),
-        )
+    def _count(self, conn: Connection, job: store.Job, outcomes: list[Outcome], now: float) -> None:
+        attempted = [o for o in outcomes if o.kind != "deferred"]
+        counts = {
+            "delivery_attempts": len(attempted),
+            "bounces": sum(1 for o in outcomes if o.kind == "bounced"),
+            "complaints": sum(1 for o in outcomes if o.kind == "complained"),
+        }
+        if job.domain != SIMULATOR_DOMAIN:  # the simulator never touches reputation (SES)
+            sent = [o for o in attempted if o.bounce_sub_type != "OnAccountSuppressionList"]
+            counts["rep_sends"] = len(sent)
+            counts["rep_hard_bounces"] = sum(
+                1 for o in sent if o.kind == "bounced" and o.bounce_type == "Permanent"
+                and not o.policy
+            )  # fmt: skip
+            counts["rep_complaints"] = sum(1 for o in sent if o.kind == "complained")
+        usage.count_stats(conn, job.account_id, now, **counts)

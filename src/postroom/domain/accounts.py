@@ -28,6 +28,7 @@ class Account:
     sending_enabled: bool
     rate_tokens: float
     rate_updated_at: float
+    enforcement: str = "HEALTHY"  # HEALTHY | PROBATION | SHUTDOWN (reputation)
 
 
 @dataclass(frozen=True)

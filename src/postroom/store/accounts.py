@@ -32,6 +32,7 @@ def _account(row: Any) -> Account:
         sending_enabled=bool(row.sending_enabled),
         rate_tokens=row.rate_tokens,
         rate_updated_at=row.rate_updated_at,
+        enforcement=row.enforcement,
     )
 
 

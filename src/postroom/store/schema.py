@@ -38,6 +38,10 @@ accounts = Table(
     # Shared rate-limit state (token bucket), kept in the database so every node agrees.
     Column("rate_tokens", Float, nullable=False),
     Column("rate_updated_at", Float, nullable=False),
+    # Reputation (issue 3): HEALTHY | PROBATION (under review) | SHUTDOWN (sending paused);
+    # rates count only what happened after reputation_since (reset by `accounts resume`).
+    Column("enforcement", String(16), nullable=False, server_default="HEALTHY"),
+    Column("reputation_since", Float, nullable=False, server_default="0"),
 )
 
 access_keys = Table(
@@ -147,6 +151,10 @@ send_stats = Table(
     Column("bounces", Integer, nullable=False, default=0),
     Column("complaints", Integer, nullable=False, default=0),
     Column("rejects", Integer, nullable=False, default=0),
+    # Reputation counts (issue 3): the simulator's mail and suppressed addresses left out.
+    Column("rep_sends", Integer, nullable=False, server_default="0"),
+    Column("rep_hard_bounces", Integer, nullable=False, server_default="0"),
+    Column("rep_complaints", Integer, nullable=False, server_default="0"),
 )
 
 # DKIM (issue 3): per domain identity, whether signing is on and what DNS showed last.

@@ -9,7 +9,10 @@ from postroom.domain.quotas import DAY_SECONDS, minute_of, stats_bucket
 from postroom.store.fastsql import Sql
 from postroom.store.schema import send_stats
 
-STAT_COLUMNS = ("delivery_attempts", "bounces", "complaints", "rejects")
+STAT_COLUMNS = (
+    "delivery_attempts", "bounces", "complaints", "rejects",
+    "rep_sends", "rep_hard_bounces", "rep_complaints",
+)  # fmt: skip
 
 
 _SENT_SINCE = Sql(
@@ -44,23 +47,13 @@ _COUNT = Sql(
 )
 
 
-def count_stats(
-    conn: Connection,
-    account_id: str,
-    when: float,
-    *,
-    delivery_attempts: int = 0,
-    bounces: int = 0,
-    complaints: int = 0,
-    rejects: int = 0,
-) -> None:
-    """Add to the account's 15-minute bucket (GetSendStatistics) in one statement."""
-    counts = {
-        "delivery_attempts": delivery_attempts,
-        "bounces": bounces,
-        "complaints": complaints,
-        "rejects": rejects,
-    }
+def count_stats(conn: Connection, account_id: str, when: float, **increments: int) -> None:
+    """Add to the account's 15-minute bucket in one statement: GetSendStatistics' counts
+    (delivery_attempts, bounces, complaints, rejects) and reputation's (rep_*)."""
+    unknown = set(increments) - set(STAT_COLUMNS)
+    if unknown:
+        raise ValueError(f"unknown statistics: {sorted(unknown)}")
+    counts = {name: increments.get(name, 0) for name in STAT_COLUMNS}
     if any(counts.values()):
         _COUNT.run(conn, {"account_id": account_id, "bucket": stats_bucket(when), **counts})
 

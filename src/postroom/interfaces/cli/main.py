@@ -24,6 +24,7 @@ from postroom.secrets import SecretBox
 from postroom.services import open_database
 from postroom.store import accounts as account_store
 from postroom.store import messages as message_store
+from postroom.store import reputation as reputation_store
 from postroom.wire import ids
 
 app = typer.Typer(help="Postroom: Amazon SES that you run yourself.", no_args_is_help=True)
@@ -140,13 +141,14 @@ def accounts_list(
             "max_24h": a.max_24h,
             "max_rate": a.max_rate,
             "sending_enabled": a.sending_enabled,
+            "enforcement": a.enforcement,
         }
         for a in found
     ]
     if as_json:
         print_json(rows)
         return
-    table = Table("account", "id", "sandbox", "max 24h", "max rate", "sending")
+    table = Table("account", "id", "sandbox", "max 24h", "max rate", "sending", "reputation")
     for r in rows:
         table.add_row(
             r["account"],
@@ -155,8 +157,22 @@ def accounts_list(
             f"{r['max_24h']:g}",
             f"{r['max_rate']:g}",
             "enabled" if r["sending_enabled"] else "paused",
+            r["enforcement"],
         )
     console.print(table)
+
+
+@accounts_app.command("resume")
+def accounts_resume(name: str, data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
+    """Lift a reputation review or pause: sending on, rates counted afresh from now."""
+    now = SystemClock().now()
+
+    def job(conn: Any) -> None:
+        account = account_store.find_account(conn, name)
+        reputation_store.resume(conn, account.id, now)
+
+    _run(settings_from(data_dir, database_url), job)
+    console.print(f"{name}: sending resumed, reputation counted from now")
 
 
 @accounts_app.command("approve")

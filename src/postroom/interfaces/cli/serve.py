@@ -15,7 +15,7 @@ import uvicorn
 from postroom.config import ConfigError, HostPort, RelaySettings, Settings
 from postroom.delivery.direct import direct_transport
 from postroom.delivery.worker import DeliveryWorker, Transport, relay_transport
-from postroom.domain import dkim_service, identity_service, mail_from_service
+from postroom.domain import dkim_service, identity_service, mail_from_service, reputation_service
 from postroom.domain.dkim_service import DkimSigner
 from postroom.interfaces.cli.main import DatabaseUrl, DataDir, app, fail, settings_from
 from postroom.interfaces.http.app import create_app
@@ -59,6 +59,19 @@ def choose_transport(settings: Settings) -> Transport | None:
     return None
 
 
+async def watch_reputation(services: Services) -> None:
+    """Every account's bounce and complaint rates, assessed periodically (SES enforcement)."""
+    settings = services.settings
+    while True:
+        await asyncio.sleep(settings.reputation_interval)
+        try:
+            await reputation_service.reassess(
+                services.db, services.clock.now(), settings.reputation_min_volume
+            )
+        except Exception:
+            log.exception("reputation assessment failed")
+
+
 async def run_server(settings: Settings) -> None:
     services = build_services(settings)
     transport = choose_transport(settings)
@@ -88,6 +101,7 @@ async def run_server(settings: Settings) -> None:
         background += [
             asyncio.create_task(worker.run(), name="delivery"),
             asyncio.create_task(check_pending_domains(services), name="domains"),
+            asyncio.create_task(watch_reputation(services), name="reputation"),
         ]
     announce = asyncio.create_task(_announce(server, services))
     try:

@@ -1,0 +1,50 @@
+"""SQL for reputation: counts over the window and the account's enforcement status."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select, update
+from sqlalchemy.engine import Connection
+
+from postroom.domain.reputation import HEALTHY, WINDOW_SECONDS, Counts
+from postroom.store.schema import accounts, send_stats
+
+
+def counts(conn: Connection, account_id: str, since: float, now: float) -> Counts:
+    """Sums over the 15-minute buckets of the window; after a resume (`since`), only
+    buckets that began after it count, so the old rates are forgotten."""
+    row = conn.execute(
+        select(
+            func.coalesce(func.sum(send_stats.c.rep_sends), 0),
+            func.coalesce(func.sum(send_stats.c.rep_hard_bounces), 0),
+            func.coalesce(func.sum(send_stats.c.rep_complaints), 0),
+        ).where(
+            send_stats.c.account_id == account_id,
+            send_stats.c.bucket >= now - WINDOW_SECONDS - 900,
+            send_stats.c.bucket >= since,
+        )
+    ).one()
+    return Counts(int(row[0]), int(row[1]), int(row[2]))
+
+
+def accounts_to_assess(conn: Connection) -> list[tuple[str, str, str, float]]:
+    """(id, name, enforcement, reputation_since) of every account."""
+    rows = conn.execute(
+        select(accounts.c.id, accounts.c.name, accounts.c.enforcement, accounts.c.reputation_since)
+    )
+    return [(r.id, r.name, r.enforcement, r.reputation_since) for r in rows]
+
+
+def set_enforcement(conn: Connection, account_id: str, status: str, pause: bool) -> None:
+    values: dict[str, object] = {"enforcement": status}
+    if pause:
+        values["sending_enabled"] = False
+    conn.execute(update(accounts).where(accounts.c.id == account_id).values(**values))
+
+
+def resume(conn: Connection, account_id: str, now: float) -> None:
+    """Lift a review or pause: healthy, sending on, rates counted afresh from now."""
+    conn.execute(
+        update(accounts)
+        .where(accounts.c.id == account_id)
+        .values(enforcement=HEALTHY, sending_enabled=True, reputation_since=now)
+    )
