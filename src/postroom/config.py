@@ -11,6 +11,7 @@ from typing import Any, Literal
 DeliveryMode = Literal["capture", "relay", "direct"]
 DELIVERY_MODES: tuple[str, ...] = ("capture", "relay", "direct")
 ROLES: tuple[str, ...] = ("api", "worker")
+TLS_POLICIES = {"require", "opportunistic"}
 
 
 class ConfigError(ValueError):
@@ -80,6 +81,8 @@ class Settings:
     roles: tuple[str, ...] = ROLES
     outbound_port: int = 25
     routes: dict[str, str] = field(default_factory=dict)  # domain -> "host:port" override
+    # Per recipient domain: "require" (no delivery without STARTTLS) or "opportunistic".
+    tls_policy: dict[str, str] = field(default_factory=dict)
 
     @property
     def effective_database_url(self) -> str:
@@ -107,6 +110,10 @@ def _coerce(name: str, value: Any) -> Any:
             raise ConfigError('routes must be a table of domain = "host:port"')
         for target in value.values():
             HostPort.parse(str(target))
+        return {str(k).lower(): str(v) for k, v in value.items()}
+    if name == "tls_policy":
+        if not isinstance(value, dict) or not set(value.values()) <= TLS_POLICIES:
+            raise ConfigError('tls_policy must map domains to "require" or "opportunistic"')
         return {str(k).lower(): str(v) for k, v in value.items()}
     if name in {"workers", "outbound_port", "reputation_min_volume"}:
         return int(value)

@@ -9,6 +9,7 @@ certificate checks is the default, as in Postfix's `may` level (RFC 7435).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Literal
 
 from postroom.config import HostPort, Settings
 from postroom.delivery.dns import make_resolver
@@ -44,13 +45,19 @@ class DirectTransport:
         self, route: Route, mail_from: str, recipients: Sequence[str], data: bytes
     ) -> TransportResult:
         port = route.port or self.settings.outbound_port
+        # Per-domain policy: "require" defers rather than send in the clear (Postfix's
+        # `encrypt` level); the default is opportunistic (RFC 7435).
+        policy = self.settings.tls_policy.get(route.domain, "opportunistic")
+        starttls: Literal["require", "opportunistic"] = (
+            "require" if policy == "require" else "opportunistic"
+        )
         last: TransportResult | None = None
         for host in route.hosts:
             for address in host.addresses or (host.name,):
                 config = RelayConfig(
                     host=address,
                     port=port,
-                    starttls="opportunistic",
+                    starttls=starttls,
                     tls_verify=False,
                     helo_name=self.settings.helo_name,
                 )
