@@ -71,7 +71,8 @@ class Settings:
     bounce_domain: str = "bounces.postroom.localhost"
     # The host a custom MAIL FROM domain's MX must name (Postroom's inbound/feedback host).
     feedback_host: str = "feedback.postroom.localhost"
-    workers: int = 8
+    workers: int = 8  # remote deliveries at once (the global cap)
+    per_domain_concurrency: int = 4  # remote deliveries at once to one recipient domain
     lease_seconds: float = 60.0
     retry_initial: float = 60.0
     retry_max_age: float = 12 * 3600.0
@@ -115,7 +116,7 @@ def _coerce(name: str, value: Any) -> Any:
         if not isinstance(value, dict) or not set(value.values()) <= TLS_POLICIES:
             raise ConfigError('tls_policy must map domains to "require" or "opportunistic"')
         return {str(k).lower(): str(v) for k, v in value.items()}
-    if name in {"workers", "outbound_port", "reputation_min_volume"}:
+    if name in {"workers", "outbound_port", "reputation_min_volume", "per_domain_concurrency"}:
         return int(value)
     if name in {
         "lease_seconds", "retry_initial", "retry_max_age", "domain_check_interval",

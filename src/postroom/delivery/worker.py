@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 
@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 Transport = Callable[[str, Sequence[str], bytes], Awaitable[TransportResult]]
 Blocked = set[tuple[str, str]]  # (account id, lower-cased address) on a suppression list
 LOCAL_BATCH = 256  # capture and simulator deliveries claimed at once
+BUSY_POSTPONE = 0.5  # seconds a job waits when its destination is at its concurrency cap
 
 
 def _key(job: store.Job, recipient: str) -> tuple[str, str]:
@@ -114,6 +115,7 @@ class DeliveryWorker:
         self._wake = asyncio.Event()
         self._slots = asyncio.Semaphore(settings.workers)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._in_flight: Counter[str] = Counter()  # remote deliveries per recipient domain
 
     def wake(self) -> None:
         self._wake.set()
@@ -142,20 +144,30 @@ class DeliveryWorker:
             lambda conn: store.claim(conn, self.owner, now, self.settings.lease_seconds, limit)
         )
         local = [j for j in jobs if self._is_local(j)]
+        busy = []
         for job in jobs:
-            if not self._is_local(job):
-                task = asyncio.create_task(self._deliver_guarded(job))
-                self._tasks.add(task)
-                task.add_done_callback(self._task_done)
+            if self._is_local(job):
+                continue
+            if self._in_flight[job.domain] >= self.settings.per_domain_concurrency:
+                busy.append(job)  # one slow destination never takes every slot
+                continue
+            self._in_flight[job.domain] += 1
+            task = asyncio.create_task(self._deliver_guarded(job))
+            self._tasks.add(task)
+            task.add_done_callback(partial(self._task_done, domain=job.domain))
+        if busy:
+            until = now + BUSY_POSTPONE
+            await self.db.write(lambda conn: store.postpone(conn, busy, self.owner, until))
         if local:
             await self._deliver_locally(local)
-        return len(jobs)
+        return len(jobs) - len(busy)
 
     def _is_local(self, job: store.Job) -> bool:
         return self.transport is None or job.domain == SIMULATOR_DOMAIN
 
-    def _task_done(self, task: asyncio.Task[None]) -> None:
+    def _task_done(self, task: asyncio.Task[None], domain: str) -> None:
         self._tasks.discard(task)
+        self._in_flight[domain] -= 1
         self.wake()  # a slot is free: claim more at once
 
     async def drain(self) -> None:

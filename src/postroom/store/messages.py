@@ -200,6 +200,17 @@ def extend_lease(conn: Connection, job: Job, owner: str, until: float) -> None:
     _EXTEND.run(conn, {"id": job.id, "owner": owner, "until": until})
 
 
+_POSTPONE = Sql(
+    "UPDATE deliveries SET next_attempt_at = :until, lease_owner = NULL, lease_until = NULL "
+    "WHERE id = :id AND lease_owner = :owner"
+)
+
+
+def postpone(conn: Connection, jobs: Iterable[Job], owner: str, until: float) -> None:
+    """Give jobs back without an attempt (their destination is busy): due again `until`."""
+    _POSTPONE.run_many(conn, [{"id": j.id, "owner": owner, "until": until} for j in jobs])
+
+
 def finish(conn: Connection, job: Job, reply: str) -> None:
     _FINISH.run(conn, {"id": job.id, "attempts": job.attempts + 1, "reply": reply})
 

@@ -1,0 +1,67 @@
+"""One slow destination never starves the others: remote deliveries to one recipient
+domain are capped (per_domain_concurrency) below the global cap (workers)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from postroom.testing.dns import TestDnsServer
+from postroom.testing.fixtures import ses_client
+from postroom.testing.sink import SinkBehaviour, SinkServer
+
+
+async def test_slow_domain_does_not_starve_fast_one(
+    postroom_factory: Any, dns_server: TestDnsServer
+) -> None:
+    slow = SinkServer(host="127.0.0.3", behaviour=SinkBehaviour(data_delay=2.0))
+    await slow.start()
+    fast = SinkServer(host="127.0.0.4", port=slow.port)
+    await fast.start()
+    try:
+        dns_server.add("slow.test", "MX", "10 mx.slow.test.")
+        dns_server.add("mx.slow.test", "A", "127.0.0.3")
+        dns_server.add("fast.test", "MX", "10 mx.fast.test.")
+        dns_server.add("mx.fast.test", "A", "127.0.0.4")
+        host, port = dns_server.address
+        server = await asyncio.to_thread(
+            postroom_factory, "--delivery", "direct", "--dns", f"{host}:{port}",
+            "--outbound-port", str(slow.port),
+            env={"POSTROOM_WORKERS": "4", "POSTROOM_PER_DOMAIN_CONCURRENCY": "2"},
+        )  # fmt: skip
+        creds = await asyncio.to_thread(server.create_account, "caps")
+        await asyncio.to_thread(server.cli, "accounts", "approve", "caps", "--max-rate", "500")
+        ses = ses_client(server, creds)
+        token = (await asyncio.to_thread(ses.verify_domain_identity, Domain="sender.test"))[
+            "VerificationToken"
+        ]
+        dns_server.add("_amazonses.sender.test", "TXT", token)
+        await asyncio.to_thread(
+            ses.get_identity_verification_attributes, Identities=["sender.test"]
+        )
+
+        def send(to: str) -> None:
+            ses_client(server, creds).send_email(
+                Source="app@sender.test", Destination={"ToAddresses": [to]},
+                Message={"Subject": {"Data": "s"}, "Body": {"Text": {"Data": "x"}}},
+            )  # fmt: skip
+
+        with ThreadPoolExecutor(6) as pool:
+            await asyncio.to_thread(
+                lambda: list(pool.map(send, [f"s{i}@slow.test" for i in range(6)]))
+            )
+        started = time.monotonic()
+        with ThreadPoolExecutor(3) as pool:
+            await asyncio.to_thread(
+                lambda: list(pool.map(send, [f"f{i}@fast.test" for i in range(3)]))
+            )
+        await fast.wait_for(3, timeout=20)
+        fast_done = time.monotonic() - started
+        assert fast_done < 1.8, fast_done  # not stuck behind the 2 s slow MX
+        assert len(slow.messages) <= 2  # the slow domain had at most its 2 slots so far
+        await slow.wait_for(6, timeout=30)  # and it gets everything in the end
+    finally:
+        await fast.stop()
+        await slow.stop()
