@@ -73,6 +73,7 @@ class Settings:
     feedback_host: str = "feedback.postroom.localhost"
     workers: int = 8  # remote deliveries at once (the global cap)
     per_domain_concurrency: int = 4  # remote deliveries at once to one recipient domain
+    smtp_timeout: float = 30.0  # seconds to wait for each SMTP reply (RFC 5321 4.5.3.2)
     lease_seconds: float = 60.0
     retry_initial: float = 60.0
     retry_max_age: float = 12 * 3600.0
@@ -120,7 +121,7 @@ def _coerce(name: str, value: Any) -> Any:
         return int(value)
     if name in {
         "lease_seconds", "retry_initial", "retry_max_age", "domain_check_interval",
-        "reputation_interval",
+        "reputation_interval", "smtp_timeout",
     }:  # fmt: skip
         return float(value)
     if name == "roles":

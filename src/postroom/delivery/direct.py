@@ -60,6 +60,7 @@ class DirectTransport:
                     starttls=starttls,
                     tls_verify=False,
                     helo_name=self.settings.helo_name,
+                    timeout=self.settings.smtp_timeout,
                 )
                 result = await relay_message(config, mail_from, recipients, data)
                 result = TransportResult(result.recipients, host.name, result.remote_ip)

@@ -87,6 +87,7 @@ def relay_transport(settings: Settings) -> Transport:
         tls_verify=relay.tls_verify,
         cafile=relay.cafile,
         helo_name=settings.helo_name,
+        timeout=settings.smtp_timeout,
     )
 
     async def send(mail_from: str, recipients: Sequence[str], data: bytes) -> TransportResult:
