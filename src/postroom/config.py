@@ -74,6 +74,9 @@ class Settings:
     workers: int = 8  # remote deliveries at once (the global cap)
     per_domain_concurrency: int = 4  # remote deliveries at once to one recipient domain
     smtp_timeout: float = 30.0  # seconds to wait for each SMTP reply (RFC 5321 4.5.3.2)
+    mta_sts: bool = True  # honour MTA-STS policies (RFC 8461) in direct delivery
+    mta_sts_port: int = 443  # where policies are fetched (tests use another port)
+    tls_cafile: str | None = None  # CA bundle for verified TLS (MTA-STS); system's if unset
     lease_seconds: float = 60.0
     retry_initial: float = 60.0
     retry_max_age: float = 12 * 3600.0
@@ -117,7 +120,14 @@ def _coerce(name: str, value: Any) -> Any:
         if not isinstance(value, dict) or not set(value.values()) <= TLS_POLICIES:
             raise ConfigError('tls_policy must map domains to "require" or "opportunistic"')
         return {str(k).lower(): str(v) for k, v in value.items()}
-    if name in {"workers", "outbound_port", "reputation_min_volume", "per_domain_concurrency"}:
+    if name == "mta_sts" and isinstance(value, str):
+        if value.lower() not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+            raise ConfigError(f"mta_sts must be true or false, got {value!r}")
+        return value.lower() in ("true", "1", "yes", "on")
+    if name in {
+        "workers", "outbound_port", "reputation_min_volume", "per_domain_concurrency",
+        "mta_sts_port",
+    }:  # fmt: skip
         return int(value)
     if name in {
         "lease_seconds", "retry_initial", "retry_max_age", "domain_check_interval",

@@ -13,6 +13,7 @@ from typing import Literal
 
 from postroom.config import HostPort, Settings
 from postroom.delivery.dns import make_resolver
+from postroom.delivery.mta_sts import MtaSts
 from postroom.delivery.relay import RecipientResult, RelayConfig, TransportResult, relay_message
 from postroom.delivery.routing import Route, RouteFailure, RouteOverride, Router
 
@@ -25,9 +26,10 @@ def _unreachable(result: TransportResult) -> bool:
 
 
 class DirectTransport:
-    def __init__(self, router: Router, settings: Settings) -> None:
+    def __init__(self, router: Router, settings: Settings, sts: MtaSts | None = None) -> None:
         self.router = router
         self.settings = settings
+        self.sts = sts
 
     async def __call__(
         self, mail_from: str, recipients: Sequence[str], data: bytes
@@ -35,30 +37,33 @@ class DirectTransport:
         domain = recipients[0].rpartition("@")[2]
         route = await self.router.route(domain)
         if isinstance(route, RouteFailure):
-            failed = [
-                RecipientResult(r, route.code, route.enhanced, route.text) for r in recipients
-            ]
-            return TransportResult(failed, domain, None)
+            return _failed(recipients, domain, route.code, route.enhanced, route.text)
         return await self._deliver(route, mail_from, recipients, data)
 
     async def _deliver(
         self, route: Route, mail_from: str, recipients: Sequence[str], data: bytes
     ) -> TransportResult:
-        port = route.port or self.settings.outbound_port
-        # Per-domain policy: "require" defers rather than send in the clear (Postfix's
-        # `encrypt` level); the default is opportunistic (RFC 7435).
-        policy = self.settings.tls_policy.get(route.domain, "opportunistic")
-        starttls: Literal["require", "opportunistic"] = (
-            "require" if policy == "require" else "opportunistic"
-        )
+        policy = await self.sts.policy(route.domain) if self.sts is not None else None
+        enforce = policy is not None and policy.mode == "enforce"
+        hosts = [h for h in route.hosts if policy is None or not enforce or policy.allows(h.name)]
+        if not hosts:  # RFC 8461 section 4.2: no MX host fits the policy: do not deliver
+            text = f"MTA-STS policy of {route.domain} names none of its MX hosts"
+            return _failed(recipients, route.domain, 451, "4.7.5", text)
+        # Per-domain policy "require" defers rather than send in the clear (Postfix's
+        # `encrypt` level); MTA-STS enforce also checks the MX's certificate; the default
+        # is opportunistic (RFC 7435).
+        required = enforce or self.settings.tls_policy.get(route.domain) == "require"
+        starttls: Literal["require", "opportunistic"] = "require" if required else "opportunistic"
         last: TransportResult | None = None
-        for host in route.hosts:
+        for host in hosts:
             for address in host.addresses or (host.name,):
                 config = RelayConfig(
                     host=address,
-                    port=port,
+                    port=route.port or self.settings.outbound_port,
                     starttls=starttls,
-                    tls_verify=False,
+                    tls_verify=enforce,
+                    cafile=self.settings.tls_cafile,
+                    server_name=host.name,
                     helo_name=self.settings.helo_name,
                     timeout=self.settings.smtp_timeout,
                 )
@@ -67,11 +72,17 @@ class DirectTransport:
                 if not _unreachable(result):
                     return result
                 last = result
-        if last is None:  # a route without hosts: treat as a temporary failure
+        if last is None:  # a route without addresses: a temporary failure
             text = f"No mail exchanger could be reached for {route.domain}"
-            failed = [RecipientResult(r, 451, "4.4.4", text) for r in recipients]
-            return TransportResult(failed, route.domain, None)
+            return _failed(recipients, route.domain, 451, "4.4.4", text)
         return last
+
+
+def _failed(
+    recipients: Sequence[str], domain: str, code: int, enhanced: str, text: str
+) -> TransportResult:
+    return TransportResult([RecipientResult(r, code, enhanced, text) for r in recipients],
+                           domain, None)  # fmt: skip
 
 
 def route_overrides(routes: Mapping[str, str]) -> dict[str, RouteOverride]:
@@ -86,4 +97,7 @@ def route_overrides(routes: Mapping[str, str]) -> dict[str, RouteOverride]:
 def direct_transport(settings: Settings) -> DirectTransport:
     resolver = make_resolver(settings.dns)
     router = Router(resolver, overrides=route_overrides(settings.routes))
-    return DirectTransport(router, settings)
+    sts = None
+    if settings.mta_sts:
+        sts = MtaSts(resolver, port=settings.mta_sts_port, cafile=settings.tls_cafile)
+    return DirectTransport(router, settings, sts)

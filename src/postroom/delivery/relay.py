@@ -74,6 +74,7 @@ class RelayConfig:
     cafile: str | None = None
     helo_name: str | None = None
     timeout: float = 30.0
+    server_name: str | None = None  # name the certificate must carry when `host` is an IP
 
 
 @dataclass(frozen=True)
@@ -262,7 +263,7 @@ class _Session:
             return
         self.stage = "STARTTLS"
         try:
-            await self.smtp.starttls(server_hostname=self.config.host)
+            await self.smtp.starttls(server_hostname=self.config.server_name or self.config.host)
         except SMTPResponseException as exc:  # e.g. 454: the session is still plaintext
             if required:
                 raise _Abort(

@@ -1,0 +1,109 @@
+"""MTA-STS (RFC 8461) in direct delivery: an enforced policy sends mail only over verified
+TLS to the MX hosts it names; an MX it does not name gets nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trustme
+
+from postroom.delivery.mta_sts import mx_matches, parse_policy
+from postroom.testing.dns import TestDnsServer
+from postroom.testing.fixtures import ses_client
+from postroom.testing.sink import SinkServer
+
+POLICY = "version: STSv1\r\nmode: enforce\r\nmx: mx.example.test\r\nmax_age: 86400\r\n"
+
+
+@pytest.fixture
+async def policy_server(tls_ca: trustme.CA) -> AsyncIterator[int]:
+    """HTTPS on 127.0.0.6 serving the policy of example.test and of wrongmx.test."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls_ca.issue_cert("mta-sts.example.test", "mta-sts.wrongmx.test").configure_cert(context)
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        body = POLICY.encode()
+        head = f"HTTP/1.1 200 OK\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        writer.write(head.encode() + body)
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.6", 0, ssl=context)
+    yield server.sockets[0].getsockname()[1]
+    server.close()
+    await server.wait_closed()
+
+
+async def test_enforced_policy(
+    postroom_factory: Any, dns_server: TestDnsServer, tls_server_context: ssl.SSLContext,
+    tls_ca_file: str, policy_server: int, tmp_path: Path,
+) -> None:  # fmt: skip
+    mx = SinkServer(host="127.0.0.3", tls_context=tls_server_context)  # cert: mx.example.test
+    await mx.start()
+    stray = SinkServer(host="127.0.0.4", port=mx.port, tls_context=tls_server_context)
+    await stray.start()
+    try:
+        dns_server.add("example.test", "MX", "10 mx.example.test.")
+        dns_server.add("mx.example.test", "A", "127.0.0.3")
+        dns_server.add("wrongmx.test", "MX", "10 mx.wrongmx.test.")  # not in its policy
+        dns_server.add("mx.wrongmx.test", "A", "127.0.0.4")
+        for domain in ("example.test", "wrongmx.test"):
+            dns_server.add(f"_mta-sts.{domain}", "TXT", "v=STSv1; id=20261130T000000")
+            dns_server.add(f"mta-sts.{domain}", "A", "127.0.0.6")
+        host, port = dns_server.address
+        server = await asyncio.to_thread(
+            postroom_factory, "--delivery", "direct", "--dns", f"{host}:{port}",
+            "--outbound-port", str(mx.port),
+            env={"POSTROOM_MTA_STS_PORT": str(policy_server), "POSTROOM_TLS_CAFILE": tls_ca_file},
+        )  # fmt: skip
+        creds = await asyncio.to_thread(server.create_account, "sts")
+        await asyncio.to_thread(server.cli, "accounts", "approve", "sts", "--max-rate", "50")
+        ses = ses_client(server, creds)
+        token = (await asyncio.to_thread(ses.verify_domain_identity, Domain="sender.test"))[
+            "VerificationToken"
+        ]
+        dns_server.add("_amazonses.sender.test", "TXT", token)
+        await asyncio.to_thread(
+            ses.get_identity_verification_attributes, Identities=["sender.test"]
+        )
+
+        def send(to: str) -> str:
+            return str(ses.send_email(
+                Source="app@sender.test", Destination={"ToAddresses": [to]},
+                Message={"Subject": {"Data": "s"}, "Body": {"Text": {"Data": "x"}}},
+            )["MessageId"])  # fmt: skip
+
+        await asyncio.to_thread(send, "a@example.test")
+        [received] = await mx.wait_for(1, timeout=20)
+        assert received.tls
+
+        refused = await asyncio.to_thread(send, "b@wrongmx.test")
+        deadline = time.monotonic() + 20
+        while True:
+            shown = await asyncio.to_thread(server.cli_json, "messages", "show", refused)
+            if shown["events"][-1]["eventType"] != "Send" or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.2)
+        delay = shown["events"][-1]["deliveryDelay"]
+        assert delay["delayedRecipients"][0]["status"] == "4.7.5"
+        assert "MTA-STS" in delay["delayedRecipients"][0]["diagnosticCode"]
+        assert stray.messages == []
+    finally:
+        await stray.stop()
+        await mx.stop()
+
+
+def test_policy_parsing_and_mx_patterns() -> None:
+    policy = parse_policy(POLICY.replace("mx: mx.example.test", "mx: *.example.test"), "1")
+    assert policy is not None and policy.mode == "enforce" and policy.max_age == 86400
+    assert policy.allows("mx1.example.test") and not policy.allows("a.b.example.test")
+    assert mx_matches("mx.example.test", "MX.Example.Test.")
+    assert parse_policy("version: STSv1\nmode: enforce\nmax_age: 10\n", "1") is None  # no mx
+    assert parse_policy("version: STSv2\nmode: none\nmax_age: 10\n", "1") is None
