@@ -32,6 +32,12 @@ def _publish(dns_server: TestDnsServer, zone_lines: str) -> int:
     return published
 
 
+def _selector(message: bytes) -> str:
+    header = message.split(b"\r\n\r\n")[0].decode()
+    signature = header.split("DKIM-Signature:", 1)[1]
+    return signature.split(" s=", 1)[1].split(";", 1)[0].strip()
+
+
 def _dnsfunc(dns_server: TestDnsServer) -> Any:
     resolver = dns.resolver.Resolver(configure=False)
     resolver.nameservers = [dns_server.address[0]]
@@ -106,11 +112,41 @@ async def test_published_keys_sign_outgoing_mail(
         assert dkim.verify(signed.data, dnsfunc=_dnsfunc(dns_server))
         assert b"d=sender.test" in signed.data.split(b"\r\n\r\n")[0]
 
+        # Rotation without a gap: the new key is announced, mail stays signed with the old
+        # one until the new record is seen in DNS, then moves to it.
+        first_selector = _selector(signed.data)
+        rotated = await asyncio.to_thread(
+            server.cli, "identities", "rotate-dkim", "sender.test", "--account", "signer"
+        )
+        new_selector = rotated.stdout.split()[2].rstrip(";")
+        await asyncio.to_thread(send, "during rotation")
+        during = (await mx.wait_for(2, timeout=20))[1]
+        assert _selector(during.data) == first_selector
+        assert dkim.verify(during.data, dnsfunc=_dnsfunc(dns_server))
+        records = await asyncio.to_thread(
+            server.cli, "identities", "dns-records", "sender.test", "--account", "signer"
+        )
+        assert new_selector in records.stdout
+        _publish(dns_server, records.stdout)
+        deadline = time.monotonic() + 15
+        while True:  # the check that sees the new record moves signing to it
+            state = (await asyncio.to_thread(
+                ses.get_identity_dkim_attributes, Identities=["sender.test"]
+            ))["DkimAttributes"]["sender.test"]  # fmt: skip
+            if state["DkimVerificationStatus"] == "Success" or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.5)
+        assert new_selector in state["DkimTokens"]
+        await asyncio.to_thread(send, "after rotation")
+        after = (await mx.wait_for(3, timeout=20))[2]
+        assert _selector(after.data) == new_selector
+        assert dkim.verify(after.data, dnsfunc=_dnsfunc(dns_server))
+
         await asyncio.to_thread(
             ses.set_identity_dkim_enabled, Identity="sender.test", DkimEnabled=False
         )
         await asyncio.to_thread(send, "unsigned")
-        unsigned = (await mx.wait_for(2, timeout=20))[1]
+        unsigned = (await mx.wait_for(4, timeout=20))[3]
         assert b"DKIM-Signature" not in unsigned.data.split(b"\r\n\r\n")[0]
     finally:
         await mx.stop()

@@ -86,8 +86,9 @@ def attributes(found: store.DkimDomain | None, tokens: list[str]) -> dict[str, A
 
 
 class DkimSigner:
-    """Signs outgoing mail with the newest published key of the sender's domain (or of the
-    nearest parent domain with DKIM), when signing is enabled and the status is Success."""
+    """Signs outgoing mail with the newest key seen in DNS of the sender's domain (or of the
+    nearest parent domain with DKIM), when signing is enabled; nothing is signed before a
+    key has been seen."""
 
     def __init__(self, db: Database, box: SecretBox) -> None:
         self.db = db
@@ -102,8 +103,8 @@ class DkimSigner:
             found = store.get_domain(conn, account_id, region, candidate)
             if found is None:
                 continue
-            if not found.enabled or found.status != "Success":
-                return None
+            if not found.enabled:
+                return None  # (during a rotation the status is Pending: keep signing)
             keys = store.keys_of(conn, account_id, region, candidate, self.box)
             seen = {key.selector for key, seen_at in keys if seen_at is not None}
             key = dkim.signing_key([k for k, _ in keys], seen)
@@ -121,3 +122,21 @@ class DkimSigner:
         except ValueError as exc:  # e.g. a raw message without From: send it unsigned
             log.warning("DKIM signing skipped for %s: %s", signing_domain, exc)
             return raw
+
+
+async def rotate(
+    db: Database, box: SecretBox, account_id: str, region: str, domain: str, now: float
+) -> str:
+    """Announce a new key: its record is published next to the old ones, and signing moves
+    to it only once DNS shows it (`signing_key`), so there is never a gap."""
+    found = await db.read(lambda conn: store.get_domain(conn, account_id, region, domain))
+    if found is None:
+        raise ValueError(f"{domain} has no DKIM keys yet: call VerifyDomainDkim first")
+    key = await asyncio.to_thread(dkim.new_key, now)
+
+    def save(conn: Any) -> None:
+        store.add_keys(conn, account_id, region, domain, [key], box)
+        store.record_check(conn, found, "Pending", set(), now)
+
+    await db.write(save)
+    return key.selector

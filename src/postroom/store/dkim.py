@@ -56,6 +56,13 @@ def add_domain(
             created_at=now,
         )  # fmt: skip
     )
+    add_keys(conn, account_id, region, domain, keys, box)
+
+
+def add_keys(
+    conn: Connection, account_id: str, region: str, domain: str, keys: Iterable[DkimKey],
+    box: SecretBox,
+) -> None:  # fmt: skip
     conn.execute(
         insert(dkim_keys),
         [

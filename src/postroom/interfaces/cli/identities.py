@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
 import typer
 
-from postroom.domain import dns_records
+from postroom.clock import SystemClock
+from postroom.domain import dkim_service, dns_records
+from postroom.errors import PostroomError
 from postroom.interfaces.cli.main import (
     DatabaseUrl,
     DataDir,
@@ -15,6 +18,8 @@ from postroom.interfaces.cli.main import (
     fail,
     settings_from,
 )
+from postroom.secrets import SecretBox
+from postroom.services import open_database
 from postroom.store import accounts as account_store
 from postroom.store import dkim as dkim_store
 from postroom.store import identities as identity_store
@@ -58,3 +63,32 @@ def dns_records_command(
     if lines is None:
         fail(f"{name} is not an identity of account {account} in {chosen_region}")
     typer.echo("\n".join(lines))
+
+
+@identities_app.command("rotate-dkim")
+def rotate_dkim_command(
+    domain: str,
+    account: Annotated[str, typer.Option("--account", help="Account name.")],
+    region: Annotated[str | None, typer.Option(help="Region (default: serve's).")] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Add a new DKIM key to DOMAIN and print its record. Mail stays signed with the current
+    key until the new record is seen in DNS, then moves to it: rotation without a gap."""
+    settings = settings_from(data_dir, database_url)
+    name = domain.strip().rstrip(".").lower()
+    db = open_database(settings)
+    box = SecretBox.from_settings(settings.secret_key, settings.data_dir)
+    try:
+        owner = db.query(lambda conn: account_store.find_account(conn, account))
+        selector = asyncio.run(
+            dkim_service.rotate(
+                db, box, owner.id, region or settings.region, name, SystemClock().now()
+            )
+        )
+    except (PostroomError, ValueError) as exc:
+        fail(exc.message if isinstance(exc, PostroomError) else str(exc))
+        return
+    finally:
+        db.close()
+    typer.echo(f"new selector {selector}; publish it (postroom identities dns-records {name})")
