@@ -41,7 +41,6 @@ log = logging.getLogger(__name__)
 Transport = Callable[[str, Sequence[str], bytes], Awaitable[TransportResult]]
 Blocked = set[tuple[str, str]]  # (account id, lower-cased address) on a suppression list
 LOCAL_BATCH = 256  # capture and simulator deliveries claimed at once
-BUSY_POSTPONE = 0.5  # seconds a job waits when its destination is at its concurrency cap
 
 
 def _key(job: store.Job, recipient: str) -> tuple[str, str]:
@@ -141,8 +140,12 @@ class DeliveryWorker:
         if limit <= 0:
             return 0
         now = self.clock.now()
+        cap = self.settings.per_domain_concurrency
+        busy_domains = {domain for domain, n in self._in_flight.items() if n >= cap}
         jobs = await self.db.write(
-            lambda conn: store.claim(conn, self.owner, now, self.settings.lease_seconds, limit)
+            lambda conn: store.claim(
+                conn, self.owner, now, self.settings.lease_seconds, limit, busy_domains
+            )
         )
         local = [j for j in jobs if self._is_local(j)]
         busy = []
@@ -156,9 +159,8 @@ class DeliveryWorker:
             task = asyncio.create_task(self._deliver_guarded(job))
             self._tasks.add(task)
             task.add_done_callback(partial(self._task_done, domain=job.domain))
-        if busy:
-            until = now + BUSY_POSTPONE
-            await self.db.write(lambda conn: store.postpone(conn, busy, self.owner, until))
+        if busy:  # over the cap within this batch: back to the queue until a slot frees
+            await self.db.write(lambda conn: store.release(conn, busy, self.owner))
         if local:
             await self._deliver_locally(local)
         return len(jobs) - len(busy)

@@ -16,6 +16,7 @@ Rotation without a gap (issue 3, item 5): a new key is announced first, and
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import re
 import secrets
@@ -25,8 +26,9 @@ from dataclasses import dataclass
 import dkim
 import dkim.crypto
 import dns.name
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
 from postroom.clock import SystemClock
 
@@ -212,9 +214,21 @@ def sign_message(
         (_SIGNATURE_FIELD, unsigned[len(_SIGNATURE_FIELD) + 1 :].rstrip(b"\r\n")),
         {},
     )
-    private_key = dkim.crypto.parse_pem_private_key(key.private_key_pem)
-    signature = dkim.crypto.RSASSA_PKCS1_v1_5_sign(header_hash, private_key)
+    # The RSA step is cryptography's (OpenSSL): dkimpy's own pure-Python RSA takes ~5 ms a
+    # signature, 20 times as long, which capped signed delivery near 100 messages/s.
+    signature = _private_key(key.private_key_pem).sign(
+        header_hash.digest(), padding.PKCS1v15(), Prehashed(hashes.SHA256())
+    )
     return _fold_tags([*tags, (b"b", base64.b64encode(signature))]) + message
+
+
+@functools.lru_cache(maxsize=256)
+def _private_key(pem: bytes) -> rsa.RSAPrivateKey:
+    """Parsed once per key (parsing a PEM costs more than a signature)."""
+    loaded = serialization.load_pem_private_key(pem, password=None)
+    if not isinstance(loaded, rsa.RSAPrivateKey):
+        raise ValueError("DKIM keys are RSA keys")
+    return loaded
 
 
 _SIGNATURE_FIELD = b"DKIM-Signature"

@@ -142,12 +142,20 @@ def add_events(
         _SET_STATUS.run(conn, {"message_id": message_id, "status": new[-1].event_type})
 
 
-def claim(conn: Connection, owner: str, now: float, lease: float, limit: int) -> list[Job]:
+def claim(
+    conn: Connection, owner: str, now: float, lease: float, limit: int,
+    skip_domains: Iterable[str] = (),
+) -> list[Job]:  # fmt: skip
+    """Lease up to `limit` due jobs, oldest first, leaving out `skip_domains` (destinations
+    the worker is already busy with up to their cap)."""
     due = and_(
         deliveries.c.state == "queued",
         deliveries.c.next_attempt_at <= now,
         or_(deliveries.c.lease_until.is_(None), deliveries.c.lease_until < now),
     )
+    skipped = sorted(set(skip_domains))
+    if skipped:
+        due = and_(due, deliveries.c.domain.not_in(skipped))
     query = select(deliveries.c.id).where(due).order_by(deliveries.c.next_attempt_at).limit(limit)
     if conn.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
@@ -200,15 +208,15 @@ def extend_lease(conn: Connection, job: Job, owner: str, until: float) -> None:
     _EXTEND.run(conn, {"id": job.id, "owner": owner, "until": until})
 
 
-_POSTPONE = Sql(
-    "UPDATE deliveries SET next_attempt_at = :until, lease_owner = NULL, lease_until = NULL "
+_RELEASE = Sql(
+    "UPDATE deliveries SET lease_owner = NULL, lease_until = NULL "
     "WHERE id = :id AND lease_owner = :owner"
 )
 
 
-def postpone(conn: Connection, jobs: Iterable[Job], owner: str, until: float) -> None:
-    """Give jobs back without an attempt (their destination is busy): due again `until`."""
-    _POSTPONE.run_many(conn, [{"id": j.id, "owner": owner, "until": until} for j in jobs])
+def release(conn: Connection, jobs: Iterable[Job], owner: str) -> None:
+    """Give jobs back untouched (their destination is at its cap): due as they were."""
+    _RELEASE.run_many(conn, [{"id": j.id, "owner": owner} for j in jobs])
 
 
 def finish(conn: Connection, job: Job, reply: str) -> None:
