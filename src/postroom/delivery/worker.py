@@ -12,6 +12,7 @@ import logging
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from functools import partial
 
 from sqlalchemy.engine import Connection
@@ -28,6 +29,7 @@ from postroom.delivery.relay import RelayConfig, TransportResult, relay_message
 from postroom.delivery.simulator import simulate
 from postroom.domain import events as ev
 from postroom.domain.bounces import verp_address
+from postroom.domain.dkim import DkimKey
 from postroom.domain.dkim_service import DkimSigner
 from postroom.domain.identities import covering_identities
 from postroom.domain.mail_from_service import most_specific
@@ -41,6 +43,17 @@ log = logging.getLogger(__name__)
 Transport = Callable[[str, Sequence[str], bytes], Awaitable[TransportResult]]
 Blocked = set[tuple[str, str]]  # (account id, lower-cased address) on a suppression list
 LOCAL_BATCH = 256  # capture and simulator deliveries claimed at once
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What a remote delivery needs from the database, read with its batch."""
+
+    record: ev.MailRecord
+    envelope_from: str
+    suppressed: set[str]  # recipients (as queued) on the account's suppression list
+    mail_from_domain: str | None
+    signing: tuple[str, DkimKey] | None
 
 
 def _key(job: store.Job, recipient: str) -> tuple[str, str]:
@@ -148,7 +161,7 @@ class DeliveryWorker:
             )
         )
         local = [j for j in jobs if self._is_local(j)]
-        busy = []
+        busy, remote = [], []
         for job in jobs:
             if self._is_local(job):
                 continue
@@ -156,9 +169,13 @@ class DeliveryWorker:
                 busy.append(job)  # one slow destination never takes every slot
                 continue
             self._in_flight[job.domain] += 1
-            task = asyncio.create_task(self._deliver_guarded(job))
-            self._tasks.add(task)
-            task.add_done_callback(partial(self._task_done, domain=job.domain))
+            remote.append(job)
+        if remote:  # one read for the whole batch, then one task per delivery
+            prepared = await self.db.read(lambda conn: self._prepare(conn, remote))
+            for job in remote:
+                task = asyncio.create_task(self._deliver_guarded(job, prepared.get(job.id)))
+                self._tasks.add(task)
+                task.add_done_callback(partial(self._task_done, domain=job.domain))
         if busy:  # over the cap within this batch: back to the queue until a slot frees
             await self.db.write(lambda conn: store.release(conn, busy, self.owner))
         if local:
@@ -212,11 +229,12 @@ class DeliveryWorker:
             if isinstance(result, BaseException):
                 log.error("recording delivery %s failed: %r", attempt.job.id, result)
 
-    async def _deliver_guarded(self, job: store.Job) -> None:
+    async def _deliver_guarded(self, job: store.Job, prepared: Prepared | None) -> None:
         async with self._slots:
             heartbeat = asyncio.create_task(self._keep_lease(job))
             try:
-                await self.deliver(job)
+                if prepared is not None:
+                    await self.deliver(job, prepared)
             except Exception:
                 # The lease expires and another attempt takes the job: nothing is lost.
                 log.exception("delivery %s of %s failed unexpectedly", job.id, job.message_id)
@@ -236,30 +254,37 @@ class DeliveryWorker:
             except Exception:
                 log.exception("extending the lease of delivery %s failed", job.id)
 
-    async def deliver(self, job: store.Job) -> None:
+    def _prepare(self, conn: Connection, jobs: list[store.Job]) -> dict[int, Prepared]:
+        """What each remote delivery needs, read in one transaction for the whole batch."""
+        loaded = store.load_records(conn, {job.message_id for job in jobs})
+        blocked = _suppressed(conn, jobs)
+        found: dict[int, Prepared] = {}
+        for job in jobs:
+            if job.message_id not in loaded:
+                continue
+            record, envelope_from = loaded[job.message_id]
+            signing = None
+            if self.signer is not None:
+                signing = self.signer.key_for(conn, record.account_id, record.region, record.source)
+            found[job.id] = Prepared(
+                record, envelope_from, {r for r in job.recipients if _key(job, r) in blocked},
+                _mail_from_domain(conn, record), signing,
+            )  # fmt: skip
+        return found
+
+    async def deliver(self, job: store.Job, prepared: Prepared) -> None:
         """A remote delivery: hand the message to the transport, record what it answered."""
         assert self.transport is not None
-
-        def read(
-            conn: Connection,
-        ) -> tuple[dict[str, tuple[ev.MailRecord, str]], Blocked, str | None]:
-            loaded = store.load_records(conn, {job.message_id})
-            domain = _mail_from_domain(conn, loaded[job.message_id][0]) if loaded else None
-            return loaded, _suppressed(conn, [job]), domain
-
-        loaded, blocked, mail_from_domain = await self.db.read(read)
-        if job.message_id not in loaded:
-            return
-        record, envelope_from = loaded[job.message_id]
+        record, envelope_from = prepared.record, prepared.envelope_from
         # Suppressed addresses bounce without a delivery attempt (SES: OnAccountSuppressionList).
-        outcomes = [account_suppressed(r) for r in job.recipients if _key(job, r) in blocked]
-        recipients = [r for r in job.recipients if _key(job, r) not in blocked]
+        outcomes = [account_suppressed(r) for r in job.recipients if r in prepared.suppressed]
+        recipients = [r for r in job.recipients if r not in prepared.suppressed]
         remote_ip = None
         if recipients:
             data = record.raw
             if self.signer is not None:  # DKIM: signed as it leaves, with the current key
-                data = await self.signer.sign(data, record.account_id, record.region, record.source)
-            sender = self._mail_from(record, envelope_from, mail_from_domain)
+                data = self.signer.sign(data, prepared.signing)
+            sender = self._mail_from(record, envelope_from, prepared.mail_from_domain)
             result = await self.transport(sender, recipients, data)
             remote_ip = result.remote_ip
             outcomes += [

@@ -94,10 +94,12 @@ class DkimSigner:
         self.db = db
         self.box = box
 
-    def _key_for(
-        self, conn: Any, account_id: str, region: str, domain: str
+    def key_for(
+        self, conn: Any, account_id: str, region: str, source: str
     ) -> tuple[str, dkim.DkimKey] | None:
-        labels = domain.lower().split(".")
+        """(signing domain, key) for mail from `source`, or None: read in the caller's
+        transaction, so a batch of deliveries needs one read."""
+        labels = source.rpartition("@")[2].lower().split(".")
         for i in range(len(labels) - 1):
             candidate = ".".join(labels[i:])
             found = store.get_domain(conn, account_id, region, candidate)
@@ -111,14 +113,14 @@ class DkimSigner:
             return (candidate, key) if key is not None else None
         return None
 
-    async def sign(self, raw: bytes, account_id: str, region: str, source: str) -> bytes:
-        domain = source.rpartition("@")[2]
-        found = await self.db.read(lambda conn: self._key_for(conn, account_id, region, domain))
+    @staticmethod
+    def sign(raw: bytes, found: tuple[str, dkim.DkimKey] | None) -> bytes:
+        """Sign with what `key_for` found (~0.3 ms, OpenSSL's RSA); unsigned without it."""
         if found is None:
             return raw
         signing_domain, key = found
         try:
-            return await asyncio.to_thread(dkim.sign_message, raw, domain=signing_domain, key=key)
+            return dkim.sign_message(raw, domain=signing_domain, key=key)
         except ValueError as exc:  # e.g. a raw message without From: send it unsigned
             log.warning("DKIM signing skipped for %s: %s", signing_domain, exc)
             return raw
