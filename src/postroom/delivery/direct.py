@@ -14,7 +14,13 @@ from typing import Literal
 from postroom.config import HostPort, Settings
 from postroom.delivery.dns import make_resolver
 from postroom.delivery.mta_sts import MtaSts
-from postroom.delivery.relay import RecipientResult, RelayConfig, TransportResult, relay_message
+from postroom.delivery.relay import (
+    RecipientResult,
+    RelayConfig,
+    SessionPool,
+    TransportResult,
+    relay_message,
+)
 from postroom.delivery.routing import Route, RouteFailure, RouteOverride, Router
 
 
@@ -30,6 +36,7 @@ class DirectTransport:
         self.router = router
         self.settings = settings
         self.sts = sts
+        self.sessions = SessionPool()  # connections reused across messages to one MX
 
     async def __call__(
         self, mail_from: str, recipients: Sequence[str], data: bytes
@@ -67,7 +74,7 @@ class DirectTransport:
                     helo_name=self.settings.helo_name,
                     timeout=self.settings.smtp_timeout,
                 )
-                result = await relay_message(config, mail_from, recipients, data)
+                result = await relay_message(config, mail_from, recipients, data, self.sessions)
                 result = TransportResult(result.recipients, host.name, result.remote_ip)
                 if not _unreachable(result):
                     return result

@@ -31,6 +31,7 @@ import logging
 import re
 import socket
 import ssl
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -186,10 +187,13 @@ def _failure_reply(exc: BaseException, stage: str, where: str) -> SmtpReply:
 class _Session:
     """One delivery attempt: connect, EHLO, STARTTLS, AUTH, MAIL, RCPT..., DATA, QUIT."""
 
-    def __init__(self, config: RelayConfig, recipients: Sequence[str]) -> None:
+    def __init__(self, config: RelayConfig) -> None:
         self.config = config
-        self.recipients = list(recipients)
+        self.recipients: list[str] = []
         self.replies: dict[int, SmtpReply] = {}
+        self.opened = False
+        self.reusable = False
+        self.uses = 0
         self.remote_ip = _ip_literal(config.host)
         self.stage = "connect"
         self.where = f"{config.host}:{config.port}"
@@ -202,16 +206,29 @@ class _Session:
             local_hostname=config.helo_name,
         )
 
-    async def run(self, mail_from: str, data: bytes) -> TransportResult:
+    async def run(
+        self, mail_from: str, recipients: Sequence[str], data: bytes, *, keep_open: bool = False
+    ) -> TransportResult:
+        """One transaction; with `keep_open` a session that ended cleanly stays connected
+        for the next message (`reusable`), else it is closed with QUIT."""
+        self.recipients, self.replies, self.reusable = list(recipients), {}, False
+        clean = False
         try:
-            await self._open()
+            if not self.opened:  # a reused session ended its last transaction cleanly, so
+                await self._open()  # the server is back in its initial state (RFC 5321 3.3)
+                self.opened = True
+            self.uses += 1
             await self._transaction(mail_from, data)
+            clean = True
         except _Abort as abort:
             self._fail_pending(abort.reply)
         except (TimeoutError, SMTPException, OSError) as exc:
             self._fail_pending(_failure_reply(exc, self.stage, self.where))
         finally:
-            await self._close()
+            if keep_open and clean and self.smtp.is_connected:
+                self.reusable = True
+            else:
+                await self._close()
         results = [
             RecipientResult(
                 rcpt, self.replies[i].code, self.replies[i].enhanced, self.replies[i].text
@@ -316,6 +333,9 @@ class _Session:
             reply = await self._data(data)
             for index in accepted:
                 self.replies[index] = reply
+        else:  # every RCPT refused: end the open transaction so the session can be reused
+            self.stage = "RSET"
+            await self._command(b"RSET")
 
     async def _send_recipients(self, utf8: bool) -> list[int]:
         accepted: list[int] = []
@@ -400,17 +420,62 @@ class _Session:
         self.smtp.close()
 
 
+class SessionPool:
+    """Sessions kept open after a clean transaction, per server and settings, for the next
+    message to the same place (connection caching, as Postfix's scache does): no new TCP,
+    EHLO, STARTTLS and AUTH for every message. Idle sessions are dropped after a while."""
+
+    def __init__(self, idle_seconds: float = 5.0, per_server: int = 8, max_uses: int = 100) -> None:
+        self.idle_seconds = idle_seconds
+        self.per_server = per_server
+        self.max_uses = max_uses
+        self._idle: dict[RelayConfig, list[tuple[float, _Session]]] = {}
+
+    def take(self, config: RelayConfig) -> _Session | None:
+        now = time.monotonic()
+        idle = self._idle.get(config, [])
+        while idle:
+            since, session = idle.pop()
+            if now - since < self.idle_seconds and session.smtp.is_connected:
+                return session
+            session.smtp.close()
+        return None
+
+    async def give(self, config: RelayConfig, session: _Session) -> None:
+        idle = self._idle.setdefault(config, [])
+        if len(idle) >= self.per_server or session.uses >= self.max_uses:
+            await session._close()
+            return
+        idle.append((time.monotonic(), session))
+
+    async def close(self) -> None:
+        for idle in self._idle.values():
+            for _since, session in idle:
+                await session._close()
+        self._idle.clear()
+
+
 async def relay_message(
-    config: RelayConfig, mail_from: str, recipients: Sequence[str], data: bytes
-) -> TransportResult:
+    config: RelayConfig, mail_from: str, recipients: Sequence[str], data: bytes,
+    pool: SessionPool | None = None,
+) -> TransportResult:  # fmt: skip
     """Send `data` from `mail_from` to `recipients` through the server in `config`.
 
     `mail_from` may be '' (the null reverse-path of bounces). See the module docstring
     for how failures map to per-recipient results; this never raises for them."""
     if not recipients:
         return TransportResult([], config.host, _ip_literal(config.host))
-    session = _Session(config, recipients)
-    result = await session.run(mail_from, data)
+    session = pool.take(config) if pool is not None else None
+    reused = session is not None
+    session = session or _Session(config)
+    result = await session.run(mail_from, recipients, data, keep_open=pool is not None)
+    if reused and all(r.enhanced == "4.4.2" for r in result.recipients):
+        # The kept connection had gone stale (the server closed it while idle): try once
+        # more on a fresh one before reporting anything.
+        session = _Session(config)
+        result = await session.run(mail_from, recipients, data, keep_open=pool is not None)
+    if pool is not None and session.reusable:
+        await pool.give(config, session)
     log.info(
         "relay via %s (%s): %s",
         session.where,

@@ -25,7 +25,7 @@ from postroom.delivery.outcomes import (
     classify,
 )
 from postroom.delivery.recording import Attempt, OutcomeRecorder
-from postroom.delivery.relay import RelayConfig, TransportResult, relay_message
+from postroom.delivery.relay import RelayConfig, SessionPool, TransportResult, relay_message
 from postroom.delivery.simulator import simulate
 from postroom.domain import events as ev
 from postroom.domain.bounces import verp_address
@@ -102,8 +102,10 @@ def relay_transport(settings: Settings) -> Transport:
         timeout=settings.smtp_timeout,
     )
 
+    sessions = SessionPool()  # the smarthost's connections, reused across messages
+
     async def send(mail_from: str, recipients: Sequence[str], data: bytes) -> TransportResult:
-        return await relay_message(config, mail_from, recipients, data)
+        return await relay_message(config, mail_from, recipients, data, sessions)
 
     return send
 
