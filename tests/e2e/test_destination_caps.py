@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from postroom.testing.dns import TestDnsServer
-from postroom.testing.fixtures import ses_client
+from postroom.testing.scenarios import direct_server, send_simple
 from postroom.testing.sink import SinkBehaviour, SinkServer
 
 
@@ -25,28 +25,17 @@ async def test_slow_domain_does_not_starve_fast_one(
         dns_server.add("mx.slow.test", "A", "127.0.0.3")
         dns_server.add("fast.test", "MX", "10 mx.fast.test.")
         dns_server.add("mx.fast.test", "A", "127.0.0.4")
-        host, port = dns_server.address
-        server = await asyncio.to_thread(
-            postroom_factory, "--delivery", "direct", "--dns", f"{host}:{port}",
-            "--outbound-port", str(slow.port),
+        server, ses = await direct_server(
+            postroom_factory,
+            dns_server,
+            slow.port,
+            account="caps",
+            max_rate="500",
             env={"POSTROOM_WORKERS": "4", "POSTROOM_PER_DOMAIN_CONCURRENCY": "2"},
-        )  # fmt: skip
-        creds = await asyncio.to_thread(server.create_account, "caps")
-        await asyncio.to_thread(server.cli, "accounts", "approve", "caps", "--max-rate", "500")
-        ses = ses_client(server, creds)
-        token = (await asyncio.to_thread(ses.verify_domain_identity, Domain="sender.test"))[
-            "VerificationToken"
-        ]
-        dns_server.add("_amazonses.sender.test", "TXT", token)
-        await asyncio.to_thread(
-            ses.get_identity_verification_attributes, Identities=["sender.test"]
         )
 
-        def send(to: str) -> None:
-            ses_client(server, creds).send_email(
-                Source="app@sender.test", Destination={"ToAddresses": [to]},
-                Message={"Subject": {"Data": "s"}, "Body": {"Text": {"Data": "x"}}},
-            )  # fmt: skip
+        def send(to: str) -> str:  # botocore clients may be shared between threads
+            return send_simple(ses, to)
 
         with ThreadPoolExecutor(6) as pool:
             await asyncio.to_thread(

@@ -68,7 +68,8 @@ async def test_killed_mid_delivery_loses_nothing(
             assert time.monotonic() < deadline, status
             await asyncio.sleep(0.3)
         seen = {
-            email.message_from_bytes(m.data, policy=default_policy)["Message-ID"].strip("<>")
+            email.message_from_bytes(m.data, policy=default_policy)["Message-ID"]
+            .strip("<>")
             .split("@")[0]
             for m in mx.messages
         }

@@ -11,7 +11,7 @@ import botocore.exceptions
 import pytest
 
 from postroom.testing.dns import TestDnsServer
-from postroom.testing.fixtures import ses_client
+from postroom.testing.scenarios import direct_server
 from postroom.testing.sink import SinkServer
 
 
@@ -21,20 +21,12 @@ async def test_custom_mail_from_domain(postroom_factory: Any, dns_server: TestDn
     try:
         dns_server.add("example.test", "MX", "10 mx.example.test.")
         dns_server.add("mx.example.test", "A", "127.0.0.3")
-        host, port = dns_server.address
-        server = await asyncio.to_thread(
-            postroom_factory, "--delivery", "direct", "--dns", f"{host}:{port}",
-            "--outbound-port", str(mx.port),
-        )  # fmt: skip
-        creds = await asyncio.to_thread(server.create_account, "mf")
-        await asyncio.to_thread(server.cli, "accounts", "approve", "mf", "--max-rate", "50")
-        ses = ses_client(server, creds)
-        token = (await asyncio.to_thread(ses.verify_domain_identity, Domain="sender.test"))[
-            "VerificationToken"
-        ]
-        dns_server.add("_amazonses.sender.test", "TXT", token)
-        await asyncio.to_thread(
-            ses.get_identity_verification_attributes, Identities=["sender.test"]
+        server, ses = await direct_server(
+            postroom_factory,
+            dns_server,
+            mx.port,
+            account="mf",
+            max_rate="50",
         )
         unset = await asyncio.to_thread(
             ses.get_identity_mail_from_domain_attributes, Identities=["sender.test"]

@@ -15,7 +15,7 @@ import trustme
 
 from postroom.delivery.mta_sts import mx_matches, parse_policy
 from postroom.testing.dns import TestDnsServer
-from postroom.testing.fixtures import ses_client
+from postroom.testing.scenarios import direct_server, send_simple
 from postroom.testing.sink import SinkServer
 
 POLICY = "version: STSv1\r\nmode: enforce\r\nmx: mx.example.test\r\nmax_age: 86400\r\n"
@@ -57,28 +57,17 @@ async def test_enforced_policy(
         for domain in ("example.test", "wrongmx.test"):
             dns_server.add(f"_mta-sts.{domain}", "TXT", "v=STSv1; id=20261130T000000")
             dns_server.add(f"mta-sts.{domain}", "A", "127.0.0.6")
-        host, port = dns_server.address
-        server = await asyncio.to_thread(
-            postroom_factory, "--delivery", "direct", "--dns", f"{host}:{port}",
-            "--outbound-port", str(mx.port),
+        server, ses = await direct_server(
+            postroom_factory,
+            dns_server,
+            mx.port,
+            account="sts",
+            max_rate="50",
             env={"POSTROOM_MTA_STS_PORT": str(policy_server), "POSTROOM_TLS_CAFILE": tls_ca_file},
-        )  # fmt: skip
-        creds = await asyncio.to_thread(server.create_account, "sts")
-        await asyncio.to_thread(server.cli, "accounts", "approve", "sts", "--max-rate", "50")
-        ses = ses_client(server, creds)
-        token = (await asyncio.to_thread(ses.verify_domain_identity, Domain="sender.test"))[
-            "VerificationToken"
-        ]
-        dns_server.add("_amazonses.sender.test", "TXT", token)
-        await asyncio.to_thread(
-            ses.get_identity_verification_attributes, Identities=["sender.test"]
         )
 
         def send(to: str) -> str:
-            return str(ses.send_email(
-                Source="app@sender.test", Destination={"ToAddresses": [to]},
-                Message={"Subject": {"Data": "s"}, "Body": {"Text": {"Data": "x"}}},
-            )["MessageId"])  # fmt: skip
+            return send_simple(ses, to)
 
         await asyncio.to_thread(send, "a@example.test")
         [received] = await mx.wait_for(1, timeout=20)

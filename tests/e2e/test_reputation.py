@@ -11,7 +11,7 @@ import botocore.exceptions
 import pytest
 
 from postroom.testing.dns import TestDnsServer
-from postroom.testing.fixtures import ses_client
+from postroom.testing.scenarios import direct_server
 from postroom.testing.server import PostroomProcess
 from postroom.testing.sink import SinkBehaviour, SinkServer
 
@@ -36,21 +36,13 @@ async def test_bounce_rate_reviews_then_pauses(
         for domain in ("live.test", "dead.test"):
             dns_server.add(domain, "MX", "10 mx.example.test.")
         dns_server.add("mx.example.test", "A", "127.0.0.3")
-        host, port = dns_server.address
-        server = await asyncio.to_thread(
-            postroom_factory, "--delivery", "direct", "--dns", f"{host}:{port}",
-            "--outbound-port", str(mx.port),
+        server, ses = await direct_server(
+            postroom_factory,
+            dns_server,
+            mx.port,
+            account="rep",
+            max_rate="500",
             env={"POSTROOM_REPUTATION_INTERVAL": "0.2", "POSTROOM_REPUTATION_MIN_VOLUME": "20"},
-        )  # fmt: skip
-        creds = await asyncio.to_thread(server.create_account, "rep")
-        await asyncio.to_thread(server.cli, "accounts", "approve", "rep", "--max-rate", "500")
-        ses = ses_client(server, creds)
-        token = (await asyncio.to_thread(ses.verify_domain_identity, Domain="sender.test"))[
-            "VerificationToken"
-        ]
-        dns_server.add("_amazonses.sender.test", "TXT", token)
-        await asyncio.to_thread(
-            ses.get_identity_verification_attributes, Identities=["sender.test"]
         )
 
         def send(to: str) -> None:

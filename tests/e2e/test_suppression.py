@@ -4,23 +4,16 @@ block does not; suppressed addresses bounce without a delivery attempt; the CLI 
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 from postroom.testing.dns import TestDnsServer
-from postroom.testing.fixtures import ses_client
+from postroom.testing.scenarios import direct_server, events_until, send_simple
 from postroom.testing.server import PostroomProcess
 from postroom.testing.sink import SinkBehaviour, SinkServer
 
 
 async def _last_event(server: PostroomProcess, message_id: str, want: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 20
-    while True:
-        shown = await asyncio.to_thread(server.cli_json, "messages", "show", message_id)
-        last = dict(shown["events"][-1])
-        if last["eventType"] == want or time.monotonic() > deadline:
-            return last
-        await asyncio.sleep(0.2)
+    return (await events_until(server, message_id, want))[-1]
 
 
 async def test_hard_bounces_suppress_and_policy_blocks_do_not(
@@ -36,27 +29,16 @@ async def test_hard_bounces_suppress_and_policy_blocks_do_not(
     try:
         dns_server.add("example.test", "MX", "10 mx.example.test.")
         dns_server.add("mx.example.test", "A", "127.0.0.3")
-        host, port = dns_server.address
-        server = await asyncio.to_thread(
-            postroom_factory, "--delivery", "direct", "--dns", f"{host}:{port}",
-            "--outbound-port", str(mx.port),
-        )  # fmt: skip
-        creds = await asyncio.to_thread(server.create_account, "supp")
-        await asyncio.to_thread(server.cli, "accounts", "approve", "supp", "--max-rate", "50")
-        ses = ses_client(server, creds)
-        token = (await asyncio.to_thread(ses.verify_domain_identity, Domain="sender.test"))[
-            "VerificationToken"
-        ]
-        dns_server.add("_amazonses.sender.test", "TXT", token)
-        await asyncio.to_thread(
-            ses.get_identity_verification_attributes, Identities=["sender.test"]
+        server, ses = await direct_server(
+            postroom_factory,
+            dns_server,
+            mx.port,
+            account="supp",
+            max_rate="50",
         )
 
         def send(to: str) -> str:
-            return str(ses.send_email(
-                Source="app@sender.test", Destination={"ToAddresses": [to]},
-                Message={"Subject": {"Data": "s"}, "Body": {"Text": {"Data": "x"}}},
-            )["MessageId"])  # fmt: skip
+            return send_simple(ses, to)
 
         hard = await _last_event(server, await asyncio.to_thread(send, "gone@example.test"),
                                  "Bounce")  # fmt: skip
@@ -94,8 +76,9 @@ async def test_hard_bounces_suppress_and_policy_blocks_do_not(
         assert blocked["bounce"]["bounceSubType"] == "OnAccountSuppressionList"
         other = await asyncio.to_thread(server.create_account, "other")
         assert other  # lists are per account: another account's list is empty
-        assert await asyncio.to_thread(
-            server.cli_json, "suppression", "list", "--account", "other"
-        ) == []
+        assert (
+            await asyncio.to_thread(server.cli_json, "suppression", "list", "--account", "other")
+            == []
+        )
     finally:
         await mx.stop()

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from postroom.testing.dns import TestDnsServer
-from postroom.testing.fixtures import ses_client
+from postroom.testing.scenarios import direct_server, send_simple
 from postroom.testing.sink import SinkServer
 
 
@@ -30,27 +30,16 @@ async def test_require_tls_per_domain(
         dns_server.add("relaxed.test", "MX", "10 mx.plain.test.")
         config = tmp_path / "postroom.toml"
         config.write_text('[tls_policy]\n"secure.test" = "require"\n"plain.test" = "require"\n')
-        host, port = dns_server.address
-        server = await asyncio.to_thread(
-            postroom_factory, "--delivery", "direct", "--dns", f"{host}:{port}",
-            "--outbound-port", str(secure.port), env={"POSTROOM_CONFIG": str(config)},
-        )  # fmt: skip
-        creds = await asyncio.to_thread(server.create_account, "tls")
-        await asyncio.to_thread(server.cli, "accounts", "approve", "tls", "--max-rate", "50")
-        ses = ses_client(server, creds)
-        token = (await asyncio.to_thread(ses.verify_domain_identity, Domain="sender.test"))[
-            "VerificationToken"
-        ]
-        dns_server.add("_amazonses.sender.test", "TXT", token)
-        await asyncio.to_thread(
-            ses.get_identity_verification_attributes, Identities=["sender.test"]
+        server, ses = await direct_server(
+            postroom_factory,
+            dns_server,
+            secure.port,
+            account="tls",
+            env={"POSTROOM_CONFIG": str(config)},
         )
 
         def send(to: str) -> str:
-            return str(ses.send_email(
-                Source="app@sender.test", Destination={"ToAddresses": [to]},
-                Message={"Subject": {"Data": "s"}, "Body": {"Text": {"Data": "x"}}},
-            )["MessageId"])  # fmt: skip
+            return send_simple(ses, to)
 
         await asyncio.to_thread(send, "a@secure.test")
         [received] = await secure.wait_for(1, timeout=20)
