@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import dns.asyncresolver
 import dns.exception
 import dns.resolver
@@ -25,23 +27,24 @@ def make_resolver(server: HostPort | None, timeout: float = 3.0) -> dns.asyncres
     return resolver
 
 
-async def txt_records(resolver: dns.asyncresolver.Resolver, name: str) -> list[str]:
-    """Every TXT string at `name` (multi-string records joined), [] when there is none."""
+async def _records(resolver: dns.asyncresolver.Resolver, name: str, rtype: str) -> list[Any]:
+    """The rdatas at `name`, [] when there are none; lookup failures raise DnsLookupError
+    (a failure is not the same as "no such record")."""
     try:
-        answer = await resolver.resolve(name, "TXT")
+        return list(await resolver.resolve(name, rtype))
     except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
         return []
     except (dns.exception.Timeout, dns.resolver.NoNameservers) as exc:
         raise DnsLookupError(str(exc)) from exc
-    return [b"".join(rdata.strings).decode("utf-8", "replace") for rdata in answer]
+
+
+async def txt_records(resolver: dns.asyncresolver.Resolver, name: str) -> list[str]:
+    """Every TXT string at `name` (multi-string records joined), [] when there is none."""
+    found = await _records(resolver, name, "TXT")
+    return [b"".join(rdata.strings).decode("utf-8", "replace") for rdata in found]
 
 
 async def mx_hosts(resolver: dns.asyncresolver.Resolver, name: str) -> list[str]:
     """The exchanges of `name`'s MX records (lower case, no trailing dot); [] if none."""
-    try:
-        answer = await resolver.resolve(name, "MX")
-    except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
-        return []
-    except (dns.exception.Timeout, dns.resolver.NoNameservers) as exc:
-        raise DnsLookupError(str(exc)) from exc
-    return [rdata.exchange.to_text(omit_final_dot=True).lower() for rdata in answer]
+    found = await _records(resolver, name, "MX")
+    return [rdata.exchange.to_text(omit_final_dot=True).lower() for rdata in found]
