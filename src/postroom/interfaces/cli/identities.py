@@ -27,13 +27,15 @@ from postroom.store import mail_from as mail_from_store
 
 identities_app = typer.Typer(help="Identities and their DNS records.", no_args_is_help=True)
 app.add_typer(identities_app, name="identities")
+AccountName = Annotated[str, typer.Option("--account", help="Account name.")]
+RegionOpt = Annotated[str | None, typer.Option("--region", help="Region (default: serve's).")]
 
 
 @identities_app.command("dns-records")
 def dns_records_command(
     domain: str,
-    account: Annotated[str, typer.Option("--account", help="Account name.")],
-    region: Annotated[str | None, typer.Option(help="Region (default: serve's).")] = None,
+    account: AccountName,
+    region: RegionOpt = None,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
@@ -68,8 +70,8 @@ def dns_records_command(
 @identities_app.command("rotate-dkim")
 def rotate_dkim_command(
     domain: str,
-    account: Annotated[str, typer.Option("--account", help="Account name.")],
-    region: Annotated[str | None, typer.Option(help="Region (default: serve's).")] = None,
+    account: AccountName,
+    region: RegionOpt = None,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
