@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from postroom.testing.dns import TestDnsServer
-from postroom.testing.scenarios import direct_server, send_simple
+from postroom.testing.scenarios import direct_server, mx_zone, send_simple
 from postroom.testing.sink import SinkBehaviour, SinkServer
 
 
@@ -21,10 +21,8 @@ async def test_slow_domain_does_not_starve_fast_one(
     fast = SinkServer(host="127.0.0.4", port=slow.port)
     await fast.start()
     try:
-        dns_server.add("slow.test", "MX", "10 mx.slow.test.")
-        dns_server.add("mx.slow.test", "A", "127.0.0.3")
-        dns_server.add("fast.test", "MX", "10 mx.fast.test.")
-        dns_server.add("mx.fast.test", "A", "127.0.0.4")
+        mx_zone(dns_server, "slow.test", "127.0.0.3")
+        mx_zone(dns_server, "fast.test", "127.0.0.4")
         server, ses = await direct_server(
             postroom_factory,
             dns_server,

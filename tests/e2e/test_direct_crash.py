@@ -11,7 +11,7 @@ from email.policy import default as default_policy
 from typing import Any
 
 from postroom.testing.dns import TestDnsServer
-from postroom.testing.fixtures import ses_client
+from postroom.testing.scenarios import direct_args, direct_server, mx_zone, send_simple
 from postroom.testing.sink import SinkBehaviour, SinkServer
 
 
@@ -21,32 +21,16 @@ async def test_killed_mid_delivery_loses_nothing(
     mx = SinkServer(host="127.0.0.3", behaviour=SinkBehaviour(data_delay=0.3))  # a slow MX
     await mx.start()
     try:
-        dns_server.add("example.test", "MX", "10 mx.example.test.")
-        dns_server.add("mx.example.test", "A", "127.0.0.3")
-        host, port = dns_server.address
-        args = ("--delivery", "direct", "--dns", f"{host}:{port}", "--outbound-port",
-                str(mx.port))  # fmt: skip
+        mx_zone(dns_server, "example.test", "127.0.0.3")
         env = {"POSTROOM_LEASE_SECONDS": "2", "POSTROOM_WORKERS": "4"}
         data_dir = tmp_path / "node"
-        server = await asyncio.to_thread(
-            postroom_factory, *args, database_url=engine_url, data_dir=data_dir, env=env
-        )
-        creds = await asyncio.to_thread(server.create_account, "crash")
-        await asyncio.to_thread(server.cli, "accounts", "approve", "crash", "--max-rate", "500")
-        ses = ses_client(server, creds)
-        token = (await asyncio.to_thread(ses.verify_domain_identity, Domain="sender.test"))[
-            "VerificationToken"
-        ]
-        dns_server.add("_amazonses.sender.test", "TXT", token)
-        await asyncio.to_thread(
-            ses.get_identity_verification_attributes, Identities=["sender.test"]
-        )
+        server, ses = await direct_server(
+            postroom_factory, dns_server, mx.port, account="crash", env=env,
+            database_url=engine_url, data_dir=data_dir,
+        )  # fmt: skip
 
         def send(i: int) -> str:
-            return str(ses_client(server, creds).send_email(
-                Source="app@sender.test", Destination={"ToAddresses": [f"u{i}@example.test"]},
-                Message={"Subject": {"Data": f"n{i}"}, "Body": {"Text": {"Data": "x"}}},
-            )["MessageId"])  # fmt: skip
+            return send_simple(ses, f"u{i}@example.test", subject=f"n{i}")
 
         with ThreadPoolExecutor(8) as pool:
             acknowledged = await asyncio.to_thread(lambda: list(pool.map(send, range(24))))
@@ -55,7 +39,11 @@ async def test_killed_mid_delivery_loses_nothing(
         assert len(mx.messages) < len(acknowledged)
 
         restarted = await asyncio.to_thread(
-            postroom_factory, *args, database_url=engine_url, data_dir=data_dir, env=env
+            postroom_factory,
+            *direct_args(dns_server, mx.port),
+            database_url=engine_url,
+            data_dir=data_dir,
+            env=env,
         )
         deadline = time.monotonic() + 60
         while True:

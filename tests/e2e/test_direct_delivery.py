@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from postroom.testing.dns import TestDnsServer
-from postroom.testing.fixtures import ses_client
+from postroom.testing.scenarios import direct_server, send_simple
 from postroom.testing.server import PostroomProcess
 from postroom.testing.sink import SinkServer
 
@@ -53,30 +53,12 @@ async def test_mail_reaches_the_mx_found_in_dns(
     postroom_factory: Any, dns_server: TestDnsServer, mx: SinkServer
 ) -> None:
     _zones(dns_server)
-    host, port = dns_server.address
-    server = await asyncio.to_thread(
-        postroom_factory, "--delivery", "direct", "--dns", f"{host}:{port}",
-        "--outbound-port", str(mx.port),
-    )  # fmt: skip
-    creds = await asyncio.to_thread(server.create_account, "direct")
-    await asyncio.to_thread(server.cli, "accounts", "approve", "direct", "--max-rate", "100")
-    ses = ses_client(server, creds)
-    token = (await asyncio.to_thread(ses.verify_domain_identity, Domain="sender.test"))[
-        "VerificationToken"
-    ]
-    dns_server.add("_amazonses.sender.test", "TXT", token)
-    attrs = await asyncio.to_thread(
-        ses.get_identity_verification_attributes, Identities=["sender.test"]
+    server, ses = await direct_server(
+        postroom_factory, dns_server, mx.port, account="direct", max_rate="100"
     )
-    assert attrs["VerificationAttributes"]["sender.test"]["VerificationStatus"] == "Success"
 
     def send(to: str) -> str:
-        response = ses.send_email(
-            Source="App <app@sender.test>",
-            Destination={"ToAddresses": [to]},
-            Message={"Subject": {"Data": "임시 비밀번호"}, "Body": {"Text": {"Data": "x"}}},
-        )
-        return str(response["MessageId"])
+        return send_simple(ses, to, source="App <app@sender.test>", subject="임시 비밀번호")
 
     first = await asyncio.to_thread(send, "user@example.test")
     [received] = await mx.wait_for(1, timeout=20)

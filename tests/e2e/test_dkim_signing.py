@@ -14,6 +14,7 @@ import dns.zone
 
 from postroom.testing.dns import TestDnsServer
 from postroom.testing.fixtures import ses_client
+from postroom.testing.scenarios import mx_zone
 from postroom.testing.sink import SinkServer
 
 
@@ -56,8 +57,7 @@ async def test_published_keys_sign_outgoing_mail(
     mx = SinkServer(host="127.0.0.3")
     await mx.start()
     try:
-        dns_server.add("example.test", "MX", "10 mx.example.test.")
-        dns_server.add("mx.example.test", "A", "127.0.0.3")
+        mx_zone(dns_server, "example.test", "127.0.0.3")
         host, port = dns_server.address
         server = await asyncio.to_thread(
             postroom_factory, "--delivery", "direct", "--dns", f"{host}:{port}",

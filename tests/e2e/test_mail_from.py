@@ -11,7 +11,7 @@ import botocore.exceptions
 import pytest
 
 from postroom.testing.dns import TestDnsServer
-from postroom.testing.scenarios import direct_server
+from postroom.testing.scenarios import direct_server, mx_zone
 from postroom.testing.sink import SinkServer
 
 
@@ -19,8 +19,7 @@ async def test_custom_mail_from_domain(postroom_factory: Any, dns_server: TestDn
     mx = SinkServer(host="127.0.0.3")
     await mx.start()
     try:
-        dns_server.add("example.test", "MX", "10 mx.example.test.")
-        dns_server.add("mx.example.test", "A", "127.0.0.3")
+        mx_zone(dns_server, "example.test", "127.0.0.3")
         server, ses = await direct_server(
             postroom_factory,
             dns_server,

@@ -15,7 +15,7 @@ import trustme
 
 from postroom.delivery.mta_sts import mx_matches, parse_policy
 from postroom.testing.dns import TestDnsServer
-from postroom.testing.scenarios import direct_server, send_simple
+from postroom.testing.scenarios import direct_server, mx_zone, send_simple
 from postroom.testing.sink import SinkServer
 
 POLICY = "version: STSv1\r\nmode: enforce\r\nmx: mx.example.test\r\nmax_age: 86400\r\n"
@@ -50,8 +50,7 @@ async def test_enforced_policy(
     stray = SinkServer(host="127.0.0.4", port=mx.port, tls_context=tls_server_context)
     await stray.start()
     try:
-        dns_server.add("example.test", "MX", "10 mx.example.test.")
-        dns_server.add("mx.example.test", "A", "127.0.0.3")
+        mx_zone(dns_server, "example.test", "127.0.0.3")
         dns_server.add("wrongmx.test", "MX", "10 mx.wrongmx.test.")  # not in its policy
         dns_server.add("mx.wrongmx.test", "A", "127.0.0.4")
         for domain in ("example.test", "wrongmx.test"):

@@ -7,7 +7,7 @@ import asyncio
 from typing import Any
 
 from postroom.testing.dns import TestDnsServer
-from postroom.testing.scenarios import direct_server, events_until, send_simple
+from postroom.testing.scenarios import direct_server, events_until, mx_zone, send_simple
 from postroom.testing.server import PostroomProcess
 from postroom.testing.sink import SinkBehaviour, SinkServer
 
@@ -27,8 +27,7 @@ async def test_hard_bounces_suppress_and_policy_blocks_do_not(
     }))  # fmt: skip
     await mx.start()
     try:
-        dns_server.add("example.test", "MX", "10 mx.example.test.")
-        dns_server.add("mx.example.test", "A", "127.0.0.3")
+        mx_zone(dns_server, "example.test", "127.0.0.3")
         server, ses = await direct_server(
             postroom_factory,
             dns_server,

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from postroom.testing.dns import TestDnsServer
-from postroom.testing.scenarios import direct_server, send_simple
+from postroom.testing.scenarios import direct_server, mx_zone, send_simple
 from postroom.testing.sink import SinkServer
 
 
@@ -23,10 +23,8 @@ async def test_require_tls_per_domain(
     plain = SinkServer(host="127.0.0.4", port=secure.port)  # no STARTTLS, same port
     await plain.start()
     try:
-        dns_server.add("secure.test", "MX", "10 mx.secure.test.")
-        dns_server.add("mx.secure.test", "A", "127.0.0.3")
-        dns_server.add("plain.test", "MX", "10 mx.plain.test.")
-        dns_server.add("mx.plain.test", "A", "127.0.0.4")
+        mx_zone(dns_server, "secure.test", "127.0.0.3")
+        mx_zone(dns_server, "plain.test", "127.0.0.4")
         dns_server.add("relaxed.test", "MX", "10 mx.plain.test.")
         config = tmp_path / "postroom.toml"
         config.write_text('[tls_policy]\n"secure.test" = "require"\n"plain.test" = "require"\n')

@@ -128,8 +128,11 @@ class TestDnsServer:
         """Remove every record of `name` (only those of `rtype` when given)."""
         fqdn = _fqdn(name)
         with self._resolver.lock:
-            kept = [e for e in self._resolver.records.get(fqdn, [])
-                    if rtype is not None and e[0] != rtype.upper()]
+            kept = [
+                e
+                for e in self._resolver.records.get(fqdn, [])
+                if rtype is not None and e[0] != rtype.upper()
+            ]
             if kept:
                 self._resolver.records[fqdn] = kept
             else:
@@ -149,8 +152,10 @@ class TestDnsServer:
         for server in self._servers:
             # socketserver polls for shutdown(); a short interval keeps stop() fast.
             thread = threading.Thread(
-                target=server.server.serve_forever, kwargs={"poll_interval": 0.02},
-                name=f"test-dns-{self._port}", daemon=True,
+                target=server.server.serve_forever,
+                kwargs={"poll_interval": 0.02},
+                name=f"test-dns-{self._port}",
+                daemon=True,
             )
             thread.start()
 
@@ -184,7 +189,9 @@ class TestDnsServer:
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
         self.stop()

@@ -70,11 +70,17 @@ def postroom_factory(tmp_path: Path) -> Iterator[Callable[..., PostroomProcess]]
     """Start servers: factory(*serve_args, database_url=None) -> started PostroomProcess."""
     started: list[PostroomProcess] = []
 
-    def start(*serve_args: str, database_url: str | None = None,
-              data_dir: Path | None = None, env: dict[str, str] | None = None) -> PostroomProcess:
+    def start(
+        *serve_args: str,
+        database_url: str | None = None,
+        data_dir: Path | None = None,
+        env: dict[str, str] | None = None,
+    ) -> PostroomProcess:
         server = PostroomProcess(
             data_dir=data_dir or tmp_path / f"data{len(started)}",
-            database_url=database_url, serve_args=serve_args, env=dict(env or {}),
+            database_url=database_url,
+            serve_args=serve_args,
+            env=dict(env or {}),
         )
         started.append(server)
         server.start()
@@ -85,8 +91,13 @@ def postroom_factory(tmp_path: Path) -> Iterator[Callable[..., PostroomProcess]]
         server.stop()
 
 
-def ses_client(server: PostroomProcess, credentials: dict[str, str],
-               region: str = "us-east-1", retries: int = 0, service: str = "ses") -> Any:
+def ses_client(
+    server: PostroomProcess,
+    credentials: dict[str, str],
+    region: str = "us-east-1",
+    retries: int = 0,
+    service: str = "ses",
+) -> Any:
     """A real boto3 client pointed at the server; retries off so errors surface."""
     return boto3.client(
         service,

@@ -16,6 +16,13 @@ from postroom.testing.server import PostroomProcess
 SENDER_DOMAIN = "sender.test"
 
 
+def direct_args(dns_server: TestDnsServer, outbound_port: int) -> tuple[str, ...]:
+    """`serve` flags for direct delivery through the test DNS to MX servers on loopback."""
+    host, port = dns_server.address
+    return ("--delivery", "direct", "--dns", f"{host}:{port}",
+            "--outbound-port", str(outbound_port))  # fmt: skip
+
+
 async def direct_server(
     postroom_factory: Callable[..., PostroomProcess],
     dns_server: TestDnsServer,
@@ -28,11 +35,9 @@ async def direct_server(
 ) -> tuple[PostroomProcess, Any]:
     """`serve --delivery direct` against the test DNS, with an approved account whose
     sender domain (`sender.test`) is verified by its TXT record; returns (server, ses)."""
-    host, port = dns_server.address
     server = await asyncio.to_thread(
-        postroom_factory, "--delivery", "direct", "--dns", f"{host}:{port}",
-        "--outbound-port", str(outbound_port), env=env, **factory_options,
-    )  # fmt: skip
+        postroom_factory, *direct_args(dns_server, outbound_port), env=env, **factory_options
+    )
     creds = await asyncio.to_thread(server.create_account, account)
     await asyncio.to_thread(server.cli, "accounts", "approve", account, "--max-rate", max_rate)
     ses = ses_client(server, creds)

@@ -40,10 +40,20 @@ class PostroomProcess:
         return env
 
     def start(self, timeout: float = 30.0) -> str:
-        command = [sys.executable, "-m", "postroom", "serve", "--http", "127.0.0.1:0",
-                   *self.serve_args]
+        command = [
+            sys.executable,
+            "-m",
+            "postroom",
+            "serve",
+            "--http",
+            "127.0.0.1:0",
+            *self.serve_args,
+        ]
         self.process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
             env=self._env(),
         )
         found = threading.Event()
@@ -90,8 +100,11 @@ class PostroomProcess:
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
-            [sys.executable, "-m", "postroom", *args], capture_output=True, text=True,
-            env=self._env(), timeout=60,
+            [sys.executable, "-m", "postroom", *args],
+            capture_output=True,
+            text=True,
+            env=self._env(),
+            timeout=60,
         )
         if check and result.returncode != 0:
             raise RuntimeError(f"postroom {' '.join(args)} failed: {result.stderr}")

@@ -122,7 +122,11 @@ class _Handler:
         self.sink = sink
 
     async def handle_EHLO(
-        self, server: SMTP, session: Session, envelope: Envelope, hostname: str,
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        hostname: str,
         responses: list[str],
     ) -> list[str]:
         # With the 5-argument hook aiosmtpd no longer records the name itself.
@@ -134,7 +138,11 @@ class _Handler:
         return [f"250-{line}" for line in lines[:-1]] + [f"250 {lines[-1]}"]
 
     async def handle_MAIL(
-        self, server: SMTP, session: Session, envelope: Envelope, address: str,
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
         mail_options: list[str],
     ) -> str:
         behaviour = self.sink.behaviour
@@ -147,7 +155,11 @@ class _Handler:
         return "250 2.1.0 OK"
 
     async def handle_RCPT(
-        self, server: SMTP, session: Session, envelope: Envelope, address: str,
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
         rcpt_options: list[str],
     ) -> str:
         behaviour = self.sink.behaviour
@@ -246,7 +258,9 @@ class SinkServer:
         loop = asyncio.get_running_loop()
         self._arrived = asyncio.Event()
         self._server = await loop.create_server(
-            self._factory, host=self.host, port=self._requested_port,
+            self._factory,
+            host=self.host,
+            port=self._requested_port,
             ssl=self.tls_context if self.implicit_tls else None,
         )
 
@@ -317,7 +331,11 @@ class SinkServer:
         return server
 
     def _authenticate(
-        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str,
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        mechanism: str,
         auth_data: Any,
     ) -> AuthResult:
         if not isinstance(auth_data, LoginPassword) or self.auth is None:
@@ -349,8 +367,11 @@ def _server_context(cert: str | None, key: str | None) -> ssl.SSLContext | None:
 async def _serve(args: argparse.Namespace) -> None:
     auth = dict(pair.split(":", 1) for pair in args.auth) if args.auth else None
     sink = SinkServer(
-        args.host, args.port, tls_context=_server_context(args.tls_cert, args.tls_key),
-        auth=auth, keep_messages=False,
+        args.host,
+        args.port,
+        tls_context=_server_context(args.tls_cert, args.tls_key),
+        auth=auth,
+        keep_messages=False,
         on_message=None if args.quiet else lambda m: print(_describe(m), flush=True),
     )
     await sink.start()
