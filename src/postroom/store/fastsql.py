@@ -8,6 +8,7 @@ so the send path writes its few statements once, in the SQL both engines share
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -53,8 +54,14 @@ class Sql:
             cursor.close()
 
 
-def in_list(prefix: str, values: Sequence[Any]) -> tuple[str, dict[str, Any]]:
-    """`(:p0, :p1, ...)` and its parameters, for an IN clause."""
-    names = [f"{prefix}{i}" for i in range(len(values))]
-    placeholders = ", ".join(f":{n}" for n in names)
-    return f"({placeholders})", dict(zip(names, values, strict=True))
+@functools.lru_cache(maxsize=512)
+def _with_in_list(template: str, prefix: str, count: int) -> Sql:
+    names = ", ".join(f":{prefix}{i}" for i in range(count))
+    return Sql(template.replace("{in}", f"({names})"))
+
+
+def in_query(template: str, prefix: str, values: Sequence[Any]) -> tuple[Sql, dict[str, Any]]:
+    """A statement whose `{in}` becomes `(:p0, :p1, ...)` for `values`, built once per
+    length (these run per request), and the parameters for it."""
+    params = {f"{prefix}{i}": value for i, value in enumerate(values)}
+    return _with_in_list(template, prefix, len(values)), params

@@ -9,7 +9,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection
 
 from postroom.domain.identities import PENDING, SUCCESS, Identity
-from postroom.store.fastsql import Sql, in_list
+from postroom.store.fastsql import in_query
 from postroom.store.schema import identities
 
 
@@ -88,17 +88,10 @@ def get_many(
     return [_identity(r) for r in conn.execute(query)]
 
 
-_VERIFIED_AMONG: dict[int, Sql] = {}
-
-
-def _verified_among_sql(count: int) -> Sql:
-    if count not in _VERIFIED_AMONG:
-        names, _ = in_list("n", [None] * count)
-        _VERIFIED_AMONG[count] = Sql(
-            "SELECT identity FROM identities WHERE account_id = :account_id AND "
-            f"region = :region AND status = '{SUCCESS}' AND identity IN {names}"
-        )
-    return _VERIFIED_AMONG[count]
+_VERIFIED_AMONG = (
+    "SELECT identity FROM identities WHERE account_id = :account_id AND region = :region "
+    f"AND status = '{SUCCESS}' AND identity IN {{in}}"
+)
 
 
 def verified_among(
@@ -107,9 +100,9 @@ def verified_among(
     wanted = list(set(names))
     if not wanted:
         return set()
-    _, params = in_list("n", wanted)
+    sql, params = in_query(_VERIFIED_AMONG, "n", wanted)
     params.update(account_id=account_id, region=region)
-    return {row[0] for row in _verified_among_sql(len(wanted)).rows(conn, params)}
+    return {row[0] for row in sql.rows(conn, params)}
 
 
 def remove(conn: Connection, account_id: str, region: str, identity: str) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Connection
 
-from postroom.store.fastsql import Sql, in_list
+from postroom.store.fastsql import Sql, in_query
 from postroom.store.schema import mail_from
 
 
@@ -71,6 +71,13 @@ def _match(found: MailFrom) -> list[Any]:
     ]
 
 
+_FOR_IDENTITIES = (
+    "SELECT account_id, region, identity, domain, behavior, status, created_at, "
+    "last_checked_at FROM mail_from WHERE account_id = :account_id AND region = :region "
+    "AND identity IN {in}"
+)
+
+
 def for_identities(
     conn: Connection, account_id: str, region: str, identities: Iterable[str]
 ) -> dict[str, MailFrom]:
@@ -78,13 +85,8 @@ def for_identities(
     wanted = sorted(set(identities))
     if not wanted:
         return {}
-    names, params = in_list("i", wanted)
+    sql, params = in_query(_FOR_IDENTITIES, "i", wanted)
     params.update(account_id=account_id, region=region)
-    sql = Sql(
-        "SELECT account_id, region, identity, domain, behavior, status, created_at, "
-        "last_checked_at FROM mail_from WHERE account_id = :account_id AND region = :region "
-        f"AND identity IN {names}"
-    )
     return {row[2]: MailFrom(*row) for row in sql.rows(conn, params)}
 
 

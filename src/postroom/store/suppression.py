@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.engine import Connection
 
-from postroom.store.fastsql import Sql, in_list
+from postroom.store.fastsql import Sql, in_query
 from postroom.store.schema import suppressed
 
 REASONS = ("BOUNCE", "COMPLAINT")
@@ -41,16 +41,16 @@ def remove(conn: Connection, account_id: str, address: str) -> bool:
     return bool(result.rowcount)
 
 
+_AMONG = "SELECT address FROM suppressed WHERE account_id = :account_id AND address IN {in}"
+
+
 def among(conn: Connection, account_id: str, addresses: Iterable[str]) -> set[str]:
     """Which of `addresses` (compared lower-cased) the account suppresses."""
     wanted = sorted({a.lower() for a in addresses})
     if not wanted:
         return set()
-    names, params = in_list("a", wanted)
+    sql, params = in_query(_AMONG, "a", wanted)
     params["account_id"] = account_id
-    sql = Sql(
-        f"SELECT address FROM suppressed WHERE account_id = :account_id AND address IN {names}"
-    )
     return {row[0] for row in sql.rows(conn, params)}
 
 
