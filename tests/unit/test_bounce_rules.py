@@ -25,8 +25,8 @@ from postroom.delivery.outcomes import (
     delay_type,
     expired,
 )
-from postroom.delivery.relay import parse_reply
 from postroom.delivery.simulator import SUPPRESSED_TEXT
+from postroom.delivery.smtp_replies import parse_reply
 
 # (kind, bounceType, bounceSubType, suppress, delayType)
 Expected = tuple[str, str, str, bool, str]

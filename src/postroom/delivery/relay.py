@@ -16,9 +16,10 @@ client that could not reach a verdict:
     554 5.6.3  8-bit body and neither 8BITMIME nor SMTPUTF8 offered (RFC 6152 3)
     552 5.3.4  message larger than the server's SIZE limit (RFC 1870 6)
 
-MAIL and RCPT are sent with `SMTP.execute_command` rather than `mail()` / `rcpt()`: those
-run addresses through `email.utils.parseaddr`, which may rewrite an envelope address, and
-raise on refusals where we want the reply as a value.
+MAIL and RCPT go out as raw command lines through `pipelining.exchange` rather than
+`mail()` / `rcpt()`: those run addresses through `email.utils.parseaddr`, which may rewrite
+an envelope address, and raise on refusals where we want the reply as a value. When the
+server offers PIPELINING (RFC 2920), MAIL and all RCPTs of a message go in one write.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ import contextlib
 import functools
 import ipaddress
 import logging
-import re
 import socket
 import ssl
 import time
@@ -39,24 +39,20 @@ from typing import Literal
 from aiosmtplib import (
     SMTP,
     SMTPAuthenticationError,
-    SMTPConnectError,
-    SMTPConnectResponseError,
-    SMTPConnectTimeoutError,
     SMTPException,
     SMTPHeloError,
     SMTPResponseException,
-    SMTPServerDisconnected,
-    SMTPTimeoutError,
 )
 
+from postroom.delivery import pipelining
+from postroom.delivery.smtp_extensions import mail_parameters
+from postroom.delivery.smtp_replies import SessionAbort, failure_reply, parse_reply
 from postroom.errors import SmtpReply
 
 log = logging.getLogger(__name__)
 
 StartTls = Literal["off", "opportunistic", "require"]
 
-_ENHANCED = re.compile(r"^([245])\.(\d{1,3})\.(\d{1,3})(?:\s+|$)")
-_LINE_ENDINGS = re.compile(rb"\r\n|\n|\r(?!\n)")
 _QUIT_TIMEOUT = 5.0
 
 
@@ -97,30 +93,6 @@ class TransportResult:
     remote_ip: str | None
 
 
-def parse_reply(code: int, message: str) -> SmtpReply:
-    """Split aiosmtplib's reply text into enhanced code and text (RFC 3463 section 2).
-
-    Multi-line replies arrive joined by newlines, each line possibly repeating the
-    enhanced code; the result is one line of text."""
-    enhanced = ""
-    parts: list[str] = []
-    for line in message.splitlines() or [""]:
-        match = _ENHANCED.match(line)
-        if match and match.group(1) == str(code)[:1]:
-            enhanced = enhanced or ".".join(match.groups())
-            line = line[match.end() :]
-        parts.append(line.strip())
-    return SmtpReply(code, enhanced, " ".join(p for p in parts if p))
-
-
-class _Abort(Exception):
-    """Ends the session early; `reply` goes to every recipient without a result."""
-
-    def __init__(self, reply: SmtpReply) -> None:
-        super().__init__(str(reply))
-        self.reply = reply
-
-
 @functools.lru_cache(maxsize=32)
 def _client_context(verify: bool, cafile: str | None) -> ssl.SSLContext:
     context = ssl.create_default_context(cafile=cafile)
@@ -142,46 +114,8 @@ def _ip_literal(host: str) -> str | None:
         return None
 
 
-def _wire_size(data: bytes) -> int:
-    """Octets as sent in DATA (CRLF line endings), for the SIZE parameter (RFC 1870)."""
-    normalized = _LINE_ENDINGS.sub(b"\r\n", data)
-    return len(normalized) + (0 if normalized.endswith(b"\r\n") else 2)
-
-
-def _header_section(data: bytes) -> bytes:
-    for separator in (b"\r\n\r\n", b"\n\n"):
-        end = data.find(separator)
-        if end >= 0:
-            return data[:end]
-    return data
-
-
 def _path(address: str, utf8: bool) -> bytes:
     return b"<" + address.encode("utf-8" if utf8 else "ascii") + b">"
-
-
-def _failure_reply(exc: BaseException, stage: str, where: str) -> SmtpReply:
-    """Translate an exception raised while talking to `where` into a reply value."""
-    if isinstance(exc, SMTPConnectTimeoutError):
-        return SmtpReply(421, "4.4.1", f"Connection to {where} timed out")
-    if isinstance(exc, SMTPConnectResponseError):  # the greeting was not 220
-        return parse_reply(exc.code, exc.message)
-    if isinstance(exc, SMTPConnectError):
-        cause = exc.__cause__
-        if isinstance(cause, ssl.SSLError):
-            return SmtpReply(421, "4.7.5", f"TLS handshake with {where} failed: {cause}")
-        if isinstance(cause, ConnectionRefusedError):
-            return SmtpReply(421, "4.4.1", f"Connection refused by {where}")
-        return SmtpReply(421, "4.4.1", f"Cannot connect to {where}: {cause or exc}")
-    if isinstance(exc, ssl.SSLError):
-        return SmtpReply(421, "4.7.5", f"TLS handshake with {where} failed: {exc}")
-    if isinstance(exc, SMTPTimeoutError | TimeoutError):
-        return SmtpReply(421, "4.4.2", f"Timed out waiting for {where} during {stage}")
-    if isinstance(exc, SMTPResponseException):
-        return parse_reply(exc.code, exc.message)
-    if isinstance(exc, SMTPServerDisconnected | OSError):
-        return SmtpReply(421, "4.4.2", f"Connection to {where} lost during {stage}")
-    return SmtpReply(421, "4.3.0", f"{type(exc).__name__} during {stage} with {where}: {exc}")
 
 
 class _Session:
@@ -220,10 +154,10 @@ class _Session:
             self.uses += 1
             await self._transaction(mail_from, data)
             clean = True
-        except _Abort as abort:
+        except SessionAbort as abort:
             self._fail_pending(abort.reply)
         except (TimeoutError, SMTPException, OSError) as exc:
-            self._fail_pending(_failure_reply(exc, self.stage, self.where))
+            self._fail_pending(failure_reply(exc, self.stage, self.where))
         finally:
             if keep_open and clean and self.smtp.is_connected:
                 self.reusable = True
@@ -245,7 +179,7 @@ class _Session:
         try:
             self.smtp.tls_context = _client_context(self.config.tls_verify, self.config.cafile)
         except (OSError, ssl.SSLError) as exc:  # e.g. unreadable cafile: an operator fix
-            raise _Abort(SmtpReply(421, "4.7.5", f"Cannot load TLS settings: {exc}")) from exc
+            raise SessionAbort(SmtpReply(421, "4.7.5", f"Cannot load TLS settings: {exc}")) from exc
         if self.smtp.local_hostname is None:
             self.smtp.local_hostname = await asyncio.to_thread(_default_helo_name)
         self.stage = "connect"
@@ -274,7 +208,7 @@ class _Session:
         required = self.config.starttls == "require"
         if not self.smtp.supports_extension("starttls"):
             if required:
-                raise _Abort(
+                raise SessionAbort(
                     SmtpReply(421, "4.7.4", f"TLS is required, but was not offered by {self.where}")
                 )
             return
@@ -283,7 +217,7 @@ class _Session:
             await self.smtp.starttls(server_hostname=self.config.server_name or self.config.host)
         except SMTPResponseException as exc:  # e.g. 454: the session is still plaintext
             if required:
-                raise _Abort(
+                raise SessionAbort(
                     SmtpReply(
                         421,
                         "4.7.4",
@@ -298,12 +232,12 @@ class _Session:
     async def _login(self, username: str, password: str) -> None:
         self.stage = "AUTH"
         if not self._tls_active() and self.config.starttls != "off":
-            raise _Abort(
+            raise SessionAbort(
                 SmtpReply(421, "4.7.0", f"Refusing to send credentials to {self.where} without TLS")
             )
         if not self.smtp.supported_auth_methods:
             offered = self.smtp.esmtp_extensions.get("auth", "")
-            raise _Abort(
+            raise SessionAbort(
                 SmtpReply(
                     421,
                     "4.7.0",
@@ -313,45 +247,75 @@ class _Session:
         try:
             await self.smtp.login(username, password)
         except SMTPAuthenticationError as exc:
-            raise _Abort(parse_reply(exc.code, exc.message)) from exc
+            raise SessionAbort(parse_reply(exc.code, exc.message)) from exc
 
     async def _transaction(self, mail_from: str, data: bytes) -> None:
-        options, utf8 = self._mail_parameters(mail_from, data)
+        options, utf8, refused = mail_parameters(
+            self.smtp, self.where, mail_from, self.recipients, data
+        )
+        self.replies.update(refused)
         if len(self.replies) == len(self.recipients):
             return  # nothing left to send to
-        self.stage = "MAIL FROM"
         try:
-            reply = await self._command(
+            mail = pipelining.command_line(
                 b"MAIL", b"FROM:" + _path(mail_from, utf8), *(o.encode() for o in options)
             )
         except ValueError as exc:  # control characters in the address
-            raise _Abort(SmtpReply(501, "5.1.7", "Bad sender address syntax")) from exc
-        if reply.code // 100 != 2:
-            raise _Abort(reply)
-        accepted = await self._send_recipients(utf8)
+            raise SessionAbort(SmtpReply(501, "5.1.7", "Bad sender address syntax")) from exc
+        rcpts: list[tuple[int, bytes]] = []
+        for index, recipient in enumerate(self.recipients):
+            if index in self.replies:
+                continue
+            try:
+                rcpts.append(
+                    (index, pipelining.command_line(b"RCPT", b"TO:" + _path(recipient, utf8)))
+                )
+            except ValueError:
+                self.replies[index] = SmtpReply(501, "5.1.3", "Bad recipient address syntax")
+        if self.smtp.supports_extension("pipelining"):
+            accepted = await self._envelope_pipelined(mail, rcpts)
+        else:
+            accepted = await self._envelope_in_turn(mail, rcpts)
         if accepted:
             reply = await self._data(data)
             for index in accepted:
                 self.replies[index] = reply
         else:  # every RCPT refused: end the open transaction so the session can be reused
             self.stage = "RSET"
-            await self._command(b"RSET")
+            await self._command(b"RSET\r\n")
 
-    async def _send_recipients(self, utf8: bool) -> list[int]:
-        accepted: list[int] = []
-        for index, recipient in enumerate(self.recipients):
-            if index in self.replies:
-                continue
-            self.stage = "RCPT TO"
-            try:
-                reply = await self._command(b"RCPT", b"TO:" + _path(recipient, utf8))
-            except ValueError:
-                reply = SmtpReply(501, "5.1.3", "Bad recipient address syntax")
-            if reply.code in (250, 251):
-                accepted.append(index)
-            else:
-                self.replies[index] = reply
-        return accepted
+    async def _envelope_in_turn(self, mail: bytes, rcpts: list[tuple[int, bytes]]) -> list[int]:
+        """MAIL, then each RCPT, each waiting for its reply; the accepted indexes."""
+        self.stage = "MAIL FROM"
+        reply = await self._command(mail)
+        if reply.code // 100 != 2:
+            raise SessionAbort(reply)
+        self.stage = "RCPT TO"
+        return [
+            index for index, rcpt in rcpts if self._rcpt_result(index, await self._command(rcpt))
+        ]
+
+    async def _envelope_pipelined(self, mail: bytes, rcpts: list[tuple[int, bytes]]) -> list[int]:
+        """MAIL and every RCPT in one write (RFC 2920), then their replies in order."""
+        self.stage = "MAIL FROM"
+        responses = await pipelining.exchange(
+            self.smtp, [mail, *(rcpt for _, rcpt in rcpts)], self.config.timeout
+        )
+        replies = [parse_reply(r.code, r.message) for r in responses]
+        if replies[0].code // 100 != 2:
+            raise SessionAbort(replies[0])  # the RCPT replies (503 and the like) say nothing more
+        return [
+            index
+            for (index, _), reply in zip(rcpts, replies[1:], strict=True)
+            if self._rcpt_result(index, reply)
+        ]
+
+    def _rcpt_result(self, index: int, reply: SmtpReply) -> bool:
+        """Keep a refusal as the recipient's result; True when it was accepted."""
+        if reply.code in (250, 251):
+            return True
+        self.replies[index] = reply
+        return False
 
     async def _data(self, data: bytes) -> SmtpReply:
         self.stage = "DATA"
@@ -361,57 +325,10 @@ class _Session:
             return parse_reply(exc.code, exc.message)
         return parse_reply(response.code, response.message)
 
-    async def _command(self, *args: bytes) -> SmtpReply:
-        response = await self.smtp.execute_command(*args)
+    async def _command(self, line: bytes) -> SmtpReply:
+        """One command line (from `pipelining.command_line`), sent on its own."""
+        (response,) = await pipelining.exchange(self.smtp, [line], self.config.timeout)
         return parse_reply(response.code, response.message)
-
-    def _mail_parameters(self, mail_from: str, data: bytes) -> tuple[list[str], bool]:
-        """MAIL FROM parameters (SIZE, BODY, SMTPUTF8) and whether to send UTF-8 paths.
-
-        May refuse the whole message (_Abort) or single non-ASCII recipients (self.replies)
-        when the server lacks an extension the message needs."""
-        offers = self.smtp.supports_extension
-        options: list[str] = []
-        if offers("size"):
-            size = _wire_size(data)
-            limit = self.smtp.esmtp_extensions.get("size", "")
-            if limit.isdigit() and 0 < int(limit) < size:
-                raise _Abort(
-                    SmtpReply(
-                        552,
-                        "5.3.4",
-                        f"Message size {size} exceeds the limit {limit} of {self.where}",
-                    )
-                )
-            options.append(f"SIZE={size}")
-        utf8_rcpts = [i for i, r in enumerate(self.recipients) if not r.isascii()]
-        utf8_message = not mail_from.isascii() or not _header_section(data).isascii()
-        utf8 = (utf8_message or bool(utf8_rcpts)) and offers("smtputf8")
-        if utf8:
-            options.append("SMTPUTF8")
-        elif utf8_message:
-            raise _Abort(
-                SmtpReply(
-                    553, "5.6.7", f"SMTPUTF8 is required, but was not offered by {self.where}"
-                )
-            )
-        else:
-            for index in utf8_rcpts:
-                self.replies[index] = SmtpReply(
-                    553, "5.6.7", f"SMTPUTF8 is required, but was not offered by {self.where}"
-                )
-        if not data.isascii():
-            if offers("8bitmime"):
-                options.append("BODY=8BITMIME")
-            elif not utf8:  # SMTPUTF8 implies 8BITMIME support (RFC 6531 3.1)
-                raise _Abort(
-                    SmtpReply(
-                        554,
-                        "5.6.3",
-                        f"8-bit message content, but {self.where} did not offer 8BITMIME",
-                    )
-                )
-        return options, utf8
 
     async def _close(self) -> None:
         if self.smtp.is_connected:
@@ -469,9 +386,9 @@ async def relay_message(
     reused = session is not None
     session = session or _Session(config)
     result = await session.run(mail_from, recipients, data, keep_open=pool is not None)
-    if reused and all(r.enhanced == "4.4.2" for r in result.recipients):
-        # The kept connection had gone stale (the server closed it while idle): try once
-        # more on a fresh one before reporting anything.
+    if reused and all(r.code == 421 for r in result.recipients):
+        # The kept connection had gone stale (the server closed it while idle, perhaps
+        # with a 421 first): try once more on a fresh one before reporting anything.
         session = _Session(config)
         result = await session.run(mail_from, recipients, data, keep_open=pool is not None)
     if pool is not None and session.reusable:

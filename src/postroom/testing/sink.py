@@ -60,7 +60,8 @@ class SinkBehaviour:
     ``disconnect_at`` drops the connection instead of answering that command ("DATA" drops
     it after the message was read, before the final reply). ``data_delay`` waits before the
     final DATA reply (for timeout tests). ``hide_extensions`` leaves EHLO keywords out
-    (e.g. ``{'8BITMIME', 'SMTPUTF8'}``).
+    (e.g. ``{'8BITMIME', 'SMTPUTF8'}``); ``pipelining`` adds PIPELINING (RFC 2920) to
+    them, which aiosmtpd honours in practice by reading one command line at a time.
     """
 
     mail_reply: str | None = None
@@ -69,6 +70,7 @@ class SinkBehaviour:
     disconnect_at: Stage | None = None
     data_delay: float = 0.0
     hide_extensions: frozenset[str] = frozenset()
+    pipelining: bool = False
 
     def rcpt_reply(self, address: str) -> str | None:
         replies = {k.lower(): v for k, v in self.rcpt_replies.items()}
@@ -135,6 +137,8 @@ class _Handler:
             return [await _drop(server)]
         hidden = {k.upper() for k in self.sink.behaviour.hide_extensions}
         lines = [r[4:] for r in responses if r[4:].split(" ")[0].upper() not in hidden]
+        if self.sink.behaviour.pipelining:
+            lines.insert(1, "PIPELINING")
         return [f"250-{line}" for line in lines[:-1]] + [f"250 {lines[-1]}"]
 
     async def handle_MAIL(
