@@ -150,3 +150,46 @@ async def test_published_keys_sign_outgoing_mail(
         assert b"DKIM-Signature" not in unsigned.data.split(b"\r\n\r\n")[0]
     finally:
         await mx.stop()
+
+
+async def test_capture_keeps_mail_signed_as_it_would_leave(
+    postroom_factory: Any, dns_server: TestDnsServer
+) -> None:
+    host, port = dns_server.address
+    server = await asyncio.to_thread(
+        postroom_factory, "--delivery", "capture", "--dns", f"{host}:{port}"
+    )
+    creds = await asyncio.to_thread(server.create_account, "dev")
+    await asyncio.to_thread(server.cli, "accounts", "approve", "dev")
+    ses = ses_client(server, creds)
+    await asyncio.to_thread(ses.verify_domain_dkim, Domain="sender.test")
+    records = await asyncio.to_thread(
+        server.cli, "identities", "dns-records", "sender.test", "--account", "dev"
+    )
+    _publish(dns_server, records.stdout)
+    deadline = time.monotonic() + 15
+    while True:
+        state = (await asyncio.to_thread(
+            ses.get_identity_dkim_attributes, Identities=["sender.test"]
+        ))["DkimAttributes"]["sender.test"]  # fmt: skip
+        if state["DkimVerificationStatus"] == "Success" or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.5)
+    assert state["DkimVerificationStatus"] == "Success"
+    sent = await asyncio.to_thread(
+        ses.send_email,
+        Source="app@sender.test",
+        Destination={"ToAddresses": ["someone@elsewhere.test"]},
+        Message={"Subject": {"Data": "임시 비밀번호"}, "Body": {"Text": {"Data": "1234"}}},
+    )
+    deadline = time.monotonic() + 15
+    while True:
+        kept = await asyncio.to_thread(server.cli_json, "mailbox", "list", "--account", "dev")
+        if kept or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.2)
+    [message] = kept
+    assert message["message_id"] == sent["MessageId"]
+    raw = message["raw"].encode()
+    assert raw.startswith(b"DKIM-Signature:") and b"d=sender.test" in raw
+    assert dkim.verify(raw, dnsfunc=_dnsfunc(dns_server))

@@ -31,6 +31,7 @@ class Attempt:
     finished: float
     captured: bool
     remote_ip: str | None = None
+    dkim_signature: bytes | None = None  # what a captured message was signed with
 
 
 class OutcomeRecorder:
@@ -63,7 +64,9 @@ class OutcomeRecorder:
         if job.domain != SIMULATOR_DOMAIN:
             self._suppress(conn, job, outcomes, now)
         if attempt.captured and delivered:
-            store.keep_in_mailbox(conn, job.message_id, job.account_id, delivered, now)
+            store.keep_in_mailbox(
+                conn, job.message_id, job.account_id, delivered, now, attempt.dkim_signature
+            )
         last_reply = outcomes[-1].reply if outcomes else ""
         if deferred:
             store.reschedule(conn, job, next_at, last_reply, [o.recipient for o in deferred])

@@ -42,6 +42,8 @@ from postroom.store.database import Database
 log = logging.getLogger(__name__)
 Transport = Callable[[str, Sequence[str], bytes], Awaitable[TransportResult]]
 Blocked = set[tuple[str, str]]  # (account id, lower-cased address) on a suppression list
+SigningKey = tuple[str, DkimKey]  # (signing domain, key)
+Keys = dict[str, SigningKey]  # by MessageId
 LOCAL_BATCH = 256  # capture and simulator deliveries claimed at once
 
 
@@ -58,6 +60,14 @@ class Prepared:
 
 def _key(job: store.Job, recipient: str) -> tuple[str, str]:
     return job.account_id, recipient.lower()
+
+
+def _signature(raw: bytes, key: SigningKey | None) -> bytes | None:
+    """The DKIM-Signature header field a captured message gets (None: not signed)."""
+    if key is None:
+        return None
+    signed = DkimSigner.sign(raw, key)
+    return signed[: len(signed) - len(raw)] or None
 
 
 def _suppressed(conn: Connection, jobs: list[store.Job]) -> Blocked:
@@ -200,29 +210,41 @@ class DeliveryWorker:
         """One read for the batch, then each job recorded in its own savepoint of one group
         commit (a job that fails to record keeps its lease and is retried alone)."""
         wanted = {job.message_id for job in jobs}
+        captured = [j.message_id for j in jobs if j.domain != SIMULATOR_DOMAIN]
 
-        def read(conn: Connection) -> tuple[dict[str, tuple[ev.MailRecord, str]], Blocked]:
+        def read(conn: Connection) -> tuple[dict[str, tuple[ev.MailRecord, str]], Blocked, Keys]:
             records = store.load_records(conn, wanted, raw=False)
-            return records, _suppressed(conn, jobs)
+            keys = self._capture_keys(conn, [records[m][0] for m in captured if m in records])
+            if keys:  # only messages to be signed need their bytes
+                signed = store.load_records(conn, keys)
+                records.update(signed)
+            return records, _suppressed(conn, jobs), keys
 
-        loaded, blocked = await self.db.read(read)
+        loaded, blocked, keys = await self.db.read(read)
         now = self.clock.now()
         attempts = []
         for job in jobs:
             if job.message_id not in loaded:
                 continue
             record, envelope_from = loaded[job.message_id]
+            signature = None
             if job.domain == SIMULATOR_DOMAIN:
-                outcomes, captured = [simulate(r) for r in job.recipients], False
+                outcomes, captured_here = [simulate(r) for r in job.recipients], False
             else:
-                outcomes, captured = (
+                outcomes, captured_here = (
                     [
                         account_suppressed(r) if _key(job, r) in blocked else _captured(r)
                         for r in job.recipients
                     ],
                     True,
                 )
-            attempts.append(Attempt(job, record, envelope_from, outcomes, now, captured))
+                signature = _signature(record.raw, keys.get(job.message_id))
+            attempts.append(
+                Attempt(
+                    job, record, envelope_from, outcomes, now, captured_here,
+                    dkim_signature=signature,
+                )
+            )  # fmt: skip
         results = await asyncio.gather(
             *(self.db.write(partial(self.recorder.record, attempt=a)) for a in attempts),
             return_exceptions=True,
@@ -255,6 +277,21 @@ class DeliveryWorker:
                 await self.db.write(extend)
             except Exception:
                 log.exception("extending the lease of delivery %s failed", job.id)
+
+    def _capture_keys(self, conn: Connection, records: list[ev.MailRecord]) -> Keys:
+        """The DKIM key each captured message would have been signed with, by MessageId."""
+        if self.signer is None:
+            return {}
+        found: dict[tuple[str, str, str], SigningKey | None] = {}
+        keys: Keys = {}
+        for record in records:
+            where = (record.account_id, record.region, record.source.rpartition("@")[2].lower())
+            if where not in found:
+                found[where] = self.signer.key_for(conn, *where[:2], record.source)
+            key = found[where]
+            if key is not None:
+                keys[record.message_id] = key
+        return keys
 
     def _prepare(self, conn: Connection, jobs: list[store.Job]) -> dict[int, Prepared]:
         """What each remote delivery needs, read in one transaction for the whole batch."""

@@ -58,9 +58,7 @@ def set_behavior(conn: Connection, found: MailFrom, behavior: str) -> None:
 
 
 def set_status(conn: Connection, found: MailFrom, status: str, now: float) -> None:
-    conn.execute(
-        update(mail_from).where(*_match(found)).values(status=status, last_checked_at=now)
-    )
+    conn.execute(update(mail_from).where(*_match(found)).values(status=status, last_checked_at=now))
 
 
 def _match(found: MailFrom) -> list[Any]:

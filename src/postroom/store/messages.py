@@ -192,8 +192,8 @@ _RESCHEDULE = Sql(
     "WHERE id = :id"
 )
 _KEEP = Sql(
-    "INSERT INTO mailbox (message_id, account_id, recipients, delivered_at) "
-    "VALUES (:message_id, :account_id, :recipients, :delivered_at)"
+    "INSERT INTO mailbox (message_id, account_id, recipients, delivered_at, dkim_signature) "
+    "VALUES (:message_id, :account_id, :recipients, :delivered_at, :dkim_signature)"
 )
 
 
@@ -237,13 +237,15 @@ def reschedule(
 
 
 def keep_in_mailbox(
-    conn: Connection, message_id: str, account_id: str, recipients: list[str], when: float
-) -> None:
+    conn: Connection, message_id: str, account_id: str, recipients: list[str], when: float,
+    dkim_signature: bytes | None = None,
+) -> None:  # fmt: skip
     params = {
         "message_id": message_id,
         "account_id": account_id,
         "recipients": _dumps(recipients),
         "delivered_at": when,
+        "dkim_signature": dkim_signature,
     }
     _KEEP.run(conn, params)
 

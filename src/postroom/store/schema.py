@@ -130,6 +130,8 @@ mailbox = Table(
     Column("account_id", String(12), nullable=False, index=True),
     Column("recipients", Text, nullable=False),
     Column("delivered_at", Float, nullable=False),
+    # The DKIM-Signature header field (with its CRLF) the message got as it was captured.
+    Column("dkim_signature", LargeBinary, nullable=True),
 )
 
 # Recipients charged against the 24-hour quota, per account and minute.

@@ -236,7 +236,7 @@ def mailbox_list(
         rows = message_store.mailbox_rows(conn, _account_id(conn, account), limit)
         keys = {"id_key": "message_id", "recipients_key": "recipients", "time_key": "delivered_at"}
         return [
-            {**_summary(r, names, **keys), "raw": bytes(r["raw"]).decode("utf-8", "replace")}
+            {**_summary(r, names, **keys), "raw": _as_captured(r).decode("utf-8", "replace")}
             for r in rows
         ]
 
@@ -250,6 +250,11 @@ def mailbox_list(
             r["timestamp"], r["message_id"], r["source"], ", ".join(r["destinations"]), r["subject"]
         )
     console.print(table)
+
+
+def _as_captured(row: dict[str, Any]) -> bytes:
+    """The message as capture kept it: signed, as it would have left, when DKIM is on."""
+    return bytes(row["dkim_signature"] or b"") + bytes(row["raw"])
 
 
 @messages_app.command("list")
