@@ -13,7 +13,9 @@ from typing import Any
 import pytest
 import trustme
 
-from postroom.delivery.mta_sts import mx_matches, parse_policy
+from postroom.config import HostPort
+from postroom.delivery.dns import make_resolver
+from postroom.delivery.mta_sts import MtaSts, mx_matches, parse_policy
 from postroom.testing.dns import TestDnsServer
 from postroom.testing.scenarios import direct_server, mx_zone, send_simple
 from postroom.testing.sink import SinkServer
@@ -21,17 +23,46 @@ from postroom.testing.sink import SinkServer
 POLICY = "version: STSv1\r\nmode: enforce\r\nmx: mx.example.test\r\nmax_age: 86400\r\n"
 
 
+def _chunked(body: bytes, size: int) -> bytes:
+    chunks = [body[i : i + size] for i in range(0, len(body), size)]
+    return b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in chunks) + b"0\r\n\r\n"
+
+
+def _policy_response(host: str) -> bytes:
+    """What the policy server answers for `Host: mta-sts.<domain>`."""
+    body = POLICY.encode()
+    if host == "mta-sts.chunked.test":  # Transfer-Encoding: chunked, as many servers send
+        head = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+        return head.encode() + _chunked(body, 7)
+    if host == "mta-sts.huge.test":  # over the 64 KiB a policy may have
+        head = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+        return head.encode() + _chunked(body + b"#" * 70_000 + b"\r\n", 4096)
+    if host == "mta-sts.moved.test":  # RFC 8461 3.3: redirects are not followed
+        return (
+            b"HTTP/1.1 301 Moved\r\nLocation: https://mta-sts.example.test/"
+            b".well-known/mta-sts.txt\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        )
+    head = f"HTTP/1.1 200 OK\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    return head.encode() + body
+
+
+POLICY_HOSTS = ("example.test", "wrongmx.test", "chunked.test", "huge.test", "moved.test")
+
+
 @pytest.fixture
 async def policy_server(tls_ca: trustme.CA) -> AsyncIterator[int]:
-    """HTTPS on 127.0.0.6 serving the policy of example.test and of wrongmx.test."""
+    """HTTPS on 127.0.0.6 serving the policies of POLICY_HOSTS (see _policy_response)."""
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    tls_ca.issue_cert("mta-sts.example.test", "mta-sts.wrongmx.test").configure_cert(context)
+    tls_ca.issue_cert(*(f"mta-sts.{d}" for d in POLICY_HOSTS)).configure_cert(context)
 
     async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.readuntil(b"\r\n\r\n")
-        body = POLICY.encode()
-        head = f"HTTP/1.1 200 OK\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
-        writer.write(head.encode() + body)
+        request = (await reader.readuntil(b"\r\n\r\n")).decode()
+        host = next(
+            line.split(":", 1)[1].strip()
+            for line in request.split("\r\n")
+            if line.lower().startswith("host:")
+        )
+        writer.write(_policy_response(host))
         await writer.drain()
         writer.close()
 
@@ -39,6 +70,26 @@ async def policy_server(tls_ca: trustme.CA) -> AsyncIterator[int]:
     yield server.sockets[0].getsockname()[1]
     server.close()
     await server.wait_closed()
+
+
+async def test_policy_fetch_over_https(
+    dns_server: TestDnsServer, policy_server: int, tls_ca_file: str
+) -> None:
+    for domain in POLICY_HOSTS:
+        dns_server.add(f"_mta-sts.{domain}", "TXT", "v=STSv1; id=1")
+        dns_server.add(f"mta-sts.{domain}", "A", "127.0.0.6")
+    dns_server.add("_mta-sts.untrusted.test", "TXT", "v=STSv1; id=1")
+    dns_server.add("mta-sts.untrusted.test", "A", "127.0.0.6")  # certificate lacks this name
+    sts = MtaSts(
+        make_resolver(HostPort(*dns_server.address)), port=policy_server, cafile=tls_ca_file
+    )
+    chunked = await sts.policy("chunked.test")
+    assert chunked is not None and chunked.mx == ("mx.example.test",)
+    assert chunked.mode == "enforce" and chunked.max_age == 86400
+    assert await sts.policy("huge.test") is None
+    assert await sts.policy("moved.test") is None
+    assert await sts.policy("untrusted.test") is None
+    assert await sts.policy("nopolicy.test") is None  # no TXT record at all
 
 
 async def test_enforced_policy(
