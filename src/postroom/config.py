@@ -58,7 +58,7 @@ class Settings:
     data_dir: Path = Path("postroom-data")
     database_url: str | None = None
     http: HostPort = field(default_factory=lambda: HostPort("127.0.0.1", 8025))
-    delivery: DeliveryMode = "capture"
+    delivery: DeliveryMode = "direct"  # production; `capture` for development
     relay: RelaySettings = field(default_factory=RelaySettings)
     dns: HostPort | None = None
     public_url: str | None = None

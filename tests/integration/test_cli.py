@@ -57,6 +57,15 @@ def test_unknown_key_is_refused_and_secrets_stay_out_of_logs(postroom_factory: A
     assert created["secret_access_key"].encode() not in stored
 
 
+def test_serve_delivers_directly_unless_told_otherwise(postroom_factory: Any) -> None:
+    # An empty POSTROOM_DELIVERY counts as unset; it also stops the test harness from
+    # choosing capture, so this is `postroom serve` with no delivery setting at all.
+    server: PostroomProcess = postroom_factory(env={"POSTROOM_DELIVERY": ""})
+    assert "delivery direct" in "".join(server.output)
+    development = postroom_factory("--delivery", "capture")
+    assert "delivery capture" in "".join(development.output)
+
+
 def test_history_filters(postroom_factory: Any) -> None:
     server: PostroomProcess = postroom_factory()
     creds = server.create_account("hist")

@@ -53,3 +53,9 @@ def test_unknown_keys_in_the_file_are_refused(tmp_path: Path) -> None:
     config.write_text('delivery = "capture"\nspeed = "fast"\n')
     with pytest.raises(ConfigError, match="speed"):
         load_settings(config_file=config, environ={})
+
+
+def test_production_delivers_directly_by_default() -> None:
+    assert load_settings(environ={}).delivery == "direct"
+    assert load_settings(environ={"POSTROOM_DELIVERY": "capture"}).delivery == "capture"
+    assert load_settings(environ={}, delivery=None).delivery == "direct"  # no flag given

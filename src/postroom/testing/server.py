@@ -40,15 +40,13 @@ class PostroomProcess:
         return env
 
     def start(self, timeout: float = 30.0) -> str:
+        # Tests never deliver to the real world: capture unless the test chose a mode.
+        chosen = "--delivery" in self.serve_args or "POSTROOM_DELIVERY" in self.env
+        mode = () if chosen else ("--delivery", "capture")
         command = [
-            sys.executable,
-            "-m",
-            "postroom",
-            "serve",
-            "--http",
-            "127.0.0.1:0",
-            *self.serve_args,
-        ]
+            sys.executable, "-m", "postroom", "serve", "--http", "127.0.0.1:0",
+            *mode, *self.serve_args,
+        ]  # fmt: skip
         self.process = subprocess.Popen(
             command,
             stdout=subprocess.PIPE,

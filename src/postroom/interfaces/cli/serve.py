@@ -137,7 +137,10 @@ async def _announce(server: uvicorn.Server, services: Services) -> None:
 @app.command()
 def serve(
     http: Annotated[str, typer.Option("--http", help="HOST:PORT to listen on.")] = "127.0.0.1:8025",
-    delivery: Annotated[str, typer.Option(help="capture | relay | direct")] = "capture",
+    delivery: Annotated[
+        str | None,
+        typer.Option(help="direct (default: to recipients' MX servers) | relay | capture"),
+    ] = None,
     relay: Annotated[str | None, typer.Option(help="Smarthost HOST:PORT (relay).")] = None,
     relay_starttls: Annotated[str, typer.Option(help="off | opportunistic | require")] = (
         "opportunistic"
