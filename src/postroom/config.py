@@ -84,6 +84,9 @@ class Settings:
     reputation_interval: float = 60.0
     reputation_min_volume: int = 100
     roles: tuple[str, ...] = ROLES
+    # The worker role in this many child processes of `serve` (0: in the serving process):
+    # Python runs one core per process, so delivery gets a core of its own.
+    worker_processes: int = 0
     outbound_port: int = 25
     routes: dict[str, str] = field(default_factory=dict)  # domain -> "host:port" override
     # Per recipient domain: "require" (no delivery without STARTTLS) or "opportunistic".
@@ -126,7 +129,7 @@ def _coerce(name: str, value: Any) -> Any:
         return value.lower() in ("true", "1", "yes", "on")
     if name in {
         "workers", "outbound_port", "reputation_min_volume", "per_domain_concurrency",
-        "mta_sts_port",
+        "mta_sts_port", "worker_processes",
     }:  # fmt: skip
         return int(value)
     if name in {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 from postroom.testing.fixtures import ses_client
@@ -53,3 +54,64 @@ def test_api_node_queues_and_worker_node_delivers(
         raise AssertionError("the worker node answered the API")
     except urllib.error.HTTPError as error:
         assert error.code in (404, 405)
+
+
+def _worker_pids(parent: int) -> list[int]:
+    """Child processes of `parent` that run the worker role (multiprocessing spawn)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            command = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(stat[1]) == parent and b"spawn_main" in command:
+            found.append(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_worker_processes_deliver_and_end_with_their_server(
+    postroom_factory: Any, engine_url: str
+) -> None:
+    server = postroom_factory("--worker-processes", "1", database_url=engine_url)
+    output = "".join(server.output)
+    assert "roles api + worker in 1 process" in output
+    assert server.process is not None
+    deadline = time.monotonic() + 10
+    while not (workers := _worker_pids(server.process.pid)):
+        assert time.monotonic() < deadline, "no worker process started"
+        time.sleep(0.1)
+    creds = server.create_account("procs")
+    server.cli("accounts", "approve", "procs")
+    ses = ses_client(server, creds, retries=2)
+    ses.verify_email_identity(EmailAddress="app@example.com")
+    deadline = time.monotonic() + 15
+    while not server.cli_json("mailbox", "list", "--account", "procs"):
+        assert time.monotonic() < deadline, "the worker process never delivered"
+        time.sleep(0.2)
+    server.verify_address(ses, "procs", "app@example.com")
+    message_id = ses.send_email(
+        Source="app@example.com",
+        Destination={"ToAddresses": ["app@example.com"]},
+        Message={"Subject": {"Data": "procs"}, "Body": {"Text": {"Data": "x"}}},
+    )["MessageId"]
+    deadline = time.monotonic() + 15
+    while _status(server, message_id) != "Delivery":
+        assert time.monotonic() < deadline, "the message was never delivered"
+        time.sleep(0.2)
+
+    server.kill()  # SIGKILL: nothing stops the children but their own watch
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in workers):
+        assert time.monotonic() < deadline, "a worker process outlived its server"
+        time.sleep(0.2)

@@ -6,8 +6,9 @@ import asyncio
 import contextlib
 import logging
 import sys
+from collections.abc import Coroutine
 from dataclasses import replace
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import uvicorn
@@ -18,6 +19,7 @@ from postroom.delivery.worker import DeliveryWorker, Transport, relay_transport
 from postroom.domain import dkim_service, identity_service, mail_from_service, reputation_service
 from postroom.domain.dkim_service import DkimSigner
 from postroom.interfaces.cli.main import DatabaseUrl, DataDir, app, fail, settings_from
+from postroom.interfaces.cli.worker_processes import WorkerProcesses, parent_settings
 from postroom.interfaces.http.app import create_app
 from postroom.services import Services, build_services
 from postroom.store import dkim as dkim_store
@@ -72,7 +74,11 @@ async def watch_reputation(services: Services) -> None:
             log.exception("reputation assessment failed")
 
 
-async def run_server(settings: Settings) -> None:
+async def run_server(settings: Settings, label: str = "postroom") -> None:
+    children = None
+    if settings.worker_processes > 0 and "worker" in settings.roles:
+        children = WorkerProcesses(settings, settings.worker_processes, run_server)
+        settings = parent_settings(settings)
     services = build_services(settings)
     transport = choose_transport(settings)
     signer = DkimSigner(services.db, services.box)
@@ -103,7 +109,9 @@ async def run_server(settings: Settings) -> None:
             asyncio.create_task(check_pending_domains(services), name="domains"),
             asyncio.create_task(watch_reputation(services), name="reputation"),
         ]
-    announce = asyncio.create_task(_announce(server, services))
+    if children is not None:
+        background.append(asyncio.create_task(children.supervise(), name="worker processes"))
+    announce = asyncio.create_task(_announce(server, services, label, children))
     try:
         await server.serve()
     finally:
@@ -119,15 +127,20 @@ def _no_wake() -> None:
     return None
 
 
-async def _announce(server: uvicorn.Server, services: Services) -> None:
+async def _announce(
+    server: uvicorn.Server, services: Services, label: str, children: WorkerProcesses | None
+) -> None:
     while not server.started:
         await asyncio.sleep(0.01)
     host, port = server.servers[0].sockets[0].getsockname()[:2]
     settings = services.settings
     if not settings.public_url:  # links must name the port really bound (--http HOST:0)
         services.settings = replace(settings, public_url=f"http://{host}:{port}")
+    roles = ",".join(settings.roles) or "none"
+    if children is not None:
+        roles += f" + worker in {children.count} process{'es' if children.count > 1 else ''}"
     print(
-        f"postroom listening on http://{host}:{port} (roles {','.join(settings.roles)}, "
+        f"{label} listening on http://{host}:{port} (roles {roles}, "
         f"delivery {settings.delivery}, "
         f"database {settings.effective_database_url.split('://')[0]})",
         flush=True,
@@ -159,6 +172,10 @@ def serve(
     roles: Annotated[
         str, typer.Option(help="api,worker (default both); nodes share the database.")
     ] = "api,worker",
+    worker_processes: Annotated[
+        int | None,
+        typer.Option(min=0, help="Run the worker role in N child processes (default 0)."),
+    ] = None,
     verification_sender: Annotated[
         str | None,
         typer.Option(envvar="POSTROOM_VERIFICATION_SENDER", help="From of verification mail."),
@@ -192,6 +209,7 @@ def serve(
             region=region,
             verification_sender=verification_sender,
             roles=roles,
+            worker_processes=worker_processes,
             outbound_port=outbound_port,
             retry_initial=retry_initial,
             retry_max_age=retry_max_age,
@@ -199,16 +217,21 @@ def serve(
     except ConfigError as exc:
         fail(str(exc), 2)
         return
+    configure_logging()
+    with contextlib.suppress(KeyboardInterrupt):
+        run_loop(run_server(settings))
+
+
+def configure_logging() -> None:
     logging.basicConfig(
         level=logging.INFO,
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    try:
-        import uvloop
 
-        uvloop.run(run_server(settings))
-    except ImportError:  # pragma: no cover - uvloop is a dependency through uvicorn[standard]
-        asyncio.run(run_server(settings))
-    except KeyboardInterrupt:
-        pass
+
+def run_loop(main: Coroutine[Any, Any, None]) -> None:
+    """Run `main` on uvloop (a dependency through uvicorn[standard])."""
+    import uvloop
+
+    uvloop.run(main)
