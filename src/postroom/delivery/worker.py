@@ -214,7 +214,7 @@ class DeliveryWorker:
 
         def read(conn: Connection) -> tuple[dict[str, tuple[ev.MailRecord, str]], Blocked, Keys]:
             records = store.load_records(conn, wanted, raw=False)
-            keys = self._capture_keys(conn, [records[m][0] for m in captured if m in records])
+            keys = self._signing_keys(conn, [records[m][0] for m in captured if m in records])
             if keys:  # only messages to be signed need their bytes
                 signed = store.load_records(conn, keys)
                 records.update(signed)
@@ -278,8 +278,9 @@ class DeliveryWorker:
             except Exception:
                 log.exception("extending the lease of delivery %s failed", job.id)
 
-    def _capture_keys(self, conn: Connection, records: list[ev.MailRecord]) -> Keys:
-        """The DKIM key each captured message would have been signed with, by MessageId."""
+    def _signing_keys(self, conn: Connection, records: list[ev.MailRecord]) -> Keys:
+        """The DKIM key each message is signed with, by MessageId (looked up once per
+        sender domain of the batch)."""
         if self.signer is None:
             return {}
         found: dict[tuple[str, str, str], SigningKey | None] = {}
@@ -294,20 +295,23 @@ class DeliveryWorker:
         return keys
 
     def _prepare(self, conn: Connection, jobs: list[store.Job]) -> dict[int, Prepared]:
-        """What each remote delivery needs, read in one transaction for the whole batch."""
+        """What each remote delivery needs, read in one transaction for the whole batch;
+        per-sender settings (DKIM key, MAIL FROM domain) once per sender."""
         loaded = store.load_records(conn, {job.message_id for job in jobs})
         blocked = _suppressed(conn, jobs)
+        keys = self._signing_keys(conn, [record for record, _ in loaded.values()])
+        mail_from: dict[tuple[str, str, str], str | None] = {}
         found: dict[int, Prepared] = {}
         for job in jobs:
             if job.message_id not in loaded:
                 continue
             record, envelope_from = loaded[job.message_id]
-            signing = None
-            if self.signer is not None:
-                signing = self.signer.key_for(conn, record.account_id, record.region, record.source)
+            sender = (record.account_id, record.region, record.source.lower())
+            if sender not in mail_from:
+                mail_from[sender] = _mail_from_domain(conn, record)
             found[job.id] = Prepared(
                 record, envelope_from, {r for r in job.recipients if _key(job, r) in blocked},
-                _mail_from_domain(conn, record), signing,
+                mail_from[sender], keys.get(job.message_id),
             )  # fmt: skip
         return found
 

@@ -9,10 +9,13 @@ A job that raises rolls back to its savepoint and fails alone.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import logging
+import os
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -62,13 +65,39 @@ def _postgres_engine(url: str) -> Engine:
     return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
 
 
+class _WriteTurns:
+    """Takes turns at SQLite's single write lock across processes (serve's worker
+    processes, other nodes, the CLI) with a blocking `flock` on a file next to the
+    database. SQLite's own busy handler polls with sleeps of up to 100 ms, so a process
+    that commits back to back (an API under load) would starve the others; the kernel
+    wakes a waiter on `flock` as soon as the lock is let go."""
+
+    def __init__(self, database_path: str) -> None:
+        self._path = database_path + ".write-turn"
+        self._fd: int | None = None
+        self._local = threading.Lock()  # one holder per process; flock is per open file
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        with self._local:
+            if self._fd is None:
+                self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+
 class Database:
     """The system of record: one schema, two engines."""
 
     def __init__(self, url: str) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
+        self._turns: _WriteTurns | None = None
         if self.is_sqlite:
+            self._turns = _WriteTurns(url.removeprefix("sqlite:///"))
             self.write_engine = _sqlite_engine(url, "BEGIN IMMEDIATE")
             self.read_engine = _sqlite_engine(url, "BEGIN")
         elif url.startswith("postgresql"):
@@ -93,8 +122,12 @@ class Database:
 
     # -- synchronous use (CLI, writer thread, tests) ------------------------------------
     def transact(self, job: Callable[[Connection], T]) -> T:
-        with self.write_engine.begin() as conn:
+        with self.write_turn(), self.write_engine.begin() as conn:
             return job(conn)
+
+    def write_turn(self) -> contextlib.AbstractContextManager[None]:
+        """Held around every write transaction (SQLite: a turn among processes)."""
+        return self._turns.held() if self._turns is not None else contextlib.nullcontext()
 
     def query(self, job: Callable[[Connection], T]) -> T:
         with self.read_engine.connect() as conn:
@@ -158,7 +191,7 @@ class _GroupWriter:
         while (group := self._next_group()) is not None:
             outcomes: list[tuple[bool, Any]] = []
             try:
-                with self._db.write_engine.begin() as conn:
+                with self._db.write_turn(), self._db.write_engine.begin() as conn:
                     for job, _future in group:
                         outcomes.append(_run_in_savepoint(conn, job))
             except Exception as exc:  # the commit itself failed: nobody's work is durable

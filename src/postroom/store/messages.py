@@ -13,11 +13,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from postroom.domain.events import SEND, Event, MailRecord
-from postroom.store.fastsql import Sql
+from postroom.store.fastsql import Sql, in_query
 from postroom.store.schema import deliveries, events, mailbox, messages
 
 
@@ -142,44 +142,32 @@ def add_events(
         _SET_STATUS.run(conn, {"message_id": message_id, "status": new[-1].event_type})
 
 
+_CLAIM = (
+    "UPDATE deliveries SET lease_owner = :owner, lease_until = :until WHERE id IN ("
+    "SELECT id FROM deliveries WHERE state = 'queued' AND next_attempt_at <= :now "
+    "AND (lease_until IS NULL OR lease_until < :now){skip} "
+    "ORDER BY next_attempt_at LIMIT :limit{lock}) "
+    "RETURNING id, message_id, account_id, domain, recipients, attempts, created_at"
+)
+
+
 def claim(
     conn: Connection, owner: str, now: float, lease: float, limit: int,
     skip_domains: Iterable[str] = (),
 ) -> list[Job]:  # fmt: skip
     """Lease up to `limit` due jobs, oldest first, leaving out `skip_domains` (destinations
-    the worker is already busy with up to their cap)."""
-    due = and_(
-        deliveries.c.state == "queued",
-        deliveries.c.next_attempt_at <= now,
-        or_(deliveries.c.lease_until.is_(None), deliveries.c.lease_until < now),
-    )
+    the worker is already busy with up to their cap): one UPDATE ... RETURNING."""
+    lock = " FOR UPDATE SKIP LOCKED" if conn.dialect.name == "postgresql" else ""
     skipped = sorted(set(skip_domains))
-    if skipped:
-        due = and_(due, deliveries.c.domain.not_in(skipped))
-    query = select(deliveries.c.id).where(due).order_by(deliveries.c.next_attempt_at).limit(limit)
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    ids = [row.id for row in conn.execute(query)]
-    if not ids:
-        return []
-    conn.execute(
-        update(deliveries)
-        .where(deliveries.c.id.in_(ids))
-        .values(lease_owner=owner, lease_until=now + lease)
+    template = _CLAIM.replace("{lock}", lock)
+    statement, params = in_query(
+        template.replace("{skip}", " AND domain NOT IN {in}" if skipped else ""), "d", skipped
     )
-    rows = conn.execute(select(deliveries).where(deliveries.c.id.in_(ids)))
-    return [
-        Job(
-            r.id,
-            r.message_id,
-            r.account_id,
-            r.domain,
-            json.loads(r.recipients),
-            r.attempts,
-            r.created_at,
-        )
-        for r in rows
-    ]
+    params.update(owner=owner, until=now + lease, now=now, limit=limit)
+    rows = statement.rows(conn, params)
+    jobs = [Job(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5], r[6]) for r in rows]
+    jobs.sort(key=lambda job: job.id)
+    return jobs
 
 
 _FINISH = Sql(
