@@ -28,7 +28,7 @@ def start_profiler(processes: Processes, pid: int, output: str, seconds: float,
     fmt = {".svg": "flamegraph", ".json": "speedscope"}.get(Path(output).suffix, "raw")
     command = [py_spy, "record", "--pid", str(pid), "--duration", str(math.ceil(seconds)),
                "--rate", str(rate), "--format", fmt, "--output", output, "--nonblocking",
-               "--threads"]
+               "--threads", "--subprocesses"]
     if gil:
         command.append("--gil")
     child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

@@ -71,8 +71,11 @@ class Settings:
     bounce_domain: str = "bounces.postroom.localhost"
     # The host a custom MAIL FROM domain's MX must name (Postroom's inbound/feedback host).
     feedback_host: str = "feedback.postroom.localhost"
-    workers: int = 8  # remote deliveries at once (the global cap)
-    per_domain_concurrency: int = 4  # remote deliveries at once to one recipient domain
+    # Remote deliveries at once (the global cap) and to one recipient domain: Postfix's
+    # defaults (default_process_limit, default_destination_concurrency_limit). Each is a
+    # coroutine and at most one SMTP connection, not a process.
+    workers: int = 100
+    per_domain_concurrency: int = 20
     smtp_timeout: float = 30.0  # seconds to wait for each SMTP reply (RFC 5321 4.5.3.2)
     mta_sts: bool = True  # honour MTA-STS policies (RFC 8461) in direct delivery
     mta_sts_port: int = 443  # where policies are fetched (tests use another port)

@@ -36,7 +36,8 @@ class DirectTransport:
         self.router = router
         self.settings = settings
         self.sts = sts
-        self.sessions = SessionPool()  # connections reused across messages to one MX
+        # Connections reused across messages to one MX (which may serve many domains).
+        self.sessions = SessionPool(per_server=settings.workers)
 
     async def __call__(
         self, mail_from: str, recipients: Sequence[str], data: bytes

@@ -112,7 +112,8 @@ def relay_transport(settings: Settings) -> Transport:
         timeout=settings.smtp_timeout,
     )
 
-    sessions = SessionPool()  # the smarthost's connections, reused across messages
+    # The smarthost's connections, reused across messages: as many as deliveries at once.
+    sessions = SessionPool(per_server=settings.workers)
 
     async def send(mail_from: str, recipients: Sequence[str], data: bytes) -> TransportResult:
         return await relay_message(config, mail_from, recipients, data, sessions)
