@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import sys
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import replace
 from typing import Annotated, Any
 
@@ -74,7 +75,11 @@ async def watch_reputation(services: Services) -> None:
             log.exception("reputation assessment failed")
 
 
-async def run_server(settings: Settings, label: str = "postroom") -> None:
+async def run_server(
+    settings: Settings, label: str = "postroom", wake_fd: int | None = None
+) -> None:
+    """One node. `wake_fd` (worker processes): readable when the serving process queued
+    mail; the worker then claims at once rather than at its next poll."""
     children = None
     if settings.worker_processes > 0 and "worker" in settings.roles:
         children = WorkerProcesses(settings, settings.worker_processes, run_server)
@@ -86,9 +91,10 @@ async def run_server(settings: Settings, label: str = "postroom") -> None:
     # Roles (ARCHITECTURE.md): a node without `worker` leaves delivery to other nodes, which
     # find the queue rows in the shared database; a node without `api` answers /healthz only.
     runs_worker = "worker" in settings.roles
-    application = create_app(
-        services, worker.wake if runs_worker else _no_wake, api="api" in settings.roles
-    )
+    wake = worker.wake if runs_worker else children.wake if children is not None else _no_wake
+    application = create_app(services, wake, api="api" in settings.roles)
+    if wake_fd is not None and runs_worker:
+        asyncio.get_running_loop().add_reader(wake_fd, _woken, wake_fd, worker.wake)
     config = uvicorn.Config(
         application,
         host=settings.http.host,
@@ -125,6 +131,14 @@ async def run_server(settings: Settings, label: str = "postroom") -> None:
 
 def _no_wake() -> None:
     return None
+
+
+def _woken(fd: int, wake: Callable[[], None]) -> None:
+    with contextlib.suppress(BlockingIOError, InterruptedError):
+        if not os.read(fd, 4096):  # the serving process is gone: stop listening
+            asyncio.get_running_loop().remove_reader(fd)
+            return
+    wake()
 
 
 async def _announce(

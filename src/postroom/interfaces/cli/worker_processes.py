@@ -5,7 +5,8 @@ keeps the API and the children claim and deliver from the shared queue, exactly 
 separate `serve --roles worker` nodes would: the database is the only thing they share.
 Children are started with the `spawn` method (a fresh interpreter, no inherited event loop
 or database connections), restarted if they die, stopped with the parent, and stop by
-themselves if the parent disappears without stopping them (e.g. SIGKILL).
+themselves if the parent disappears without stopping them (e.g. SIGKILL). The parent wakes
+them through a pipe each when it queues mail, so a child does not wait for its next poll.
 """
 
 from __future__ import annotations
@@ -18,13 +19,14 @@ import os
 import signal
 from collections.abc import Callable, Coroutine
 from dataclasses import replace
+from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any
 
 from postroom.config import HostPort, Settings
 
 log = logging.getLogger("postroom")
-ServerRunner = Callable[[Settings, str], Coroutine[Any, Any, None]]
+ServerRunner = Callable[[Settings, str, int | None], Coroutine[Any, Any, None]]
 _RESTART_DELAY = 1.0
 
 
@@ -40,16 +42,20 @@ def child_settings(settings: Settings) -> Settings:
     )
 
 
-def _child_main(settings: Settings, number: int, parent: int, run: ServerRunner) -> None:
+def _child_main(
+    settings: Settings, number: int, parent: int, run: ServerRunner, wakes: Connection
+) -> None:
     from postroom.interfaces.cli.serve import configure_logging, run_loop
 
     configure_logging()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the parent decides when we stop
-    run_loop(_child(settings, number, parent, run))
+    run_loop(_child(settings, number, parent, run, wakes.fileno()))
 
 
-async def _child(settings: Settings, number: int, parent: int, run: ServerRunner) -> None:
-    server = asyncio.create_task(run(settings, f"worker process {number}"))
+async def _child(
+    settings: Settings, number: int, parent: int, run: ServerRunner, wake_fd: int
+) -> None:
+    server = asyncio.create_task(run(settings, f"worker process {number}", wake_fd))
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, server.cancel)
     while not server.done():  # orphaned (the parent was killed): stop, leases expire
@@ -69,16 +75,41 @@ class WorkerProcesses:
         self.run = run
         self.context = multiprocessing.get_context("spawn")
         self.children: dict[int, BaseProcess] = {}
+        self._wake_fds: dict[int, int] = {}
+        self._wake_pending = False
 
     def _start(self, number: int) -> None:
+        reader, writer = self.context.Pipe(duplex=False)
         child = self.context.Process(
             target=_child_main,
-            args=(self.settings, number, os.getpid(), self.run),
+            args=(self.settings, number, os.getpid(), self.run, reader),
             name=f"postroom-worker-{number}",
             daemon=True,
         )
         child.start()
+        reader.close()
+        old = self._wake_fds.pop(number, None)
+        if old is not None:
+            os.close(old)
+        fd = os.dup(writer.fileno())
+        writer.close()
+        os.set_blocking(fd, False)
+        self._wake_fds[number] = fd
         self.children[number] = child
+
+    def wake(self) -> None:
+        """Mail was queued: nudge every child (coalesced to one byte per loop turn)."""
+        if not self._wake_pending:
+            self._wake_pending = True
+            asyncio.get_running_loop().call_soon(self._send_wakes)
+
+    def _send_wakes(self) -> None:
+        self._wake_pending = False
+        for fd in self._wake_fds.values():
+            # A full pipe already holds a wake the child has not read; a dead child's
+            # pipe is replaced when it is restarted.
+            with contextlib.suppress(BlockingIOError, BrokenPipeError):
+                os.write(fd, b"w")
 
     async def supervise(self) -> None:
         """Start the children, and restart any that dies, until cancelled."""
@@ -106,3 +137,6 @@ class WorkerProcesses:
             if child.is_alive():
                 child.kill()
         self.children.clear()
+        for fd in self._wake_fds.values():
+            os.close(fd)
+        self._wake_fds.clear()
