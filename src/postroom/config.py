@@ -76,6 +76,8 @@ class Settings:
     # coroutine and at most one SMTP connection, not a process.
     workers: int = 100
     per_domain_concurrency: int = 20
+    # Sessions at once to one MX host (address and port), whatever domains it serves.
+    per_host_concurrency: int = 20
     smtp_timeout: float = 30.0  # seconds to wait for each SMTP reply (RFC 5321 4.5.3.2)
     mta_sts: bool = True  # honour MTA-STS policies (RFC 8461) in direct delivery
     mta_sts_port: int = 443  # where policies are fetched (tests use another port)
@@ -132,6 +134,7 @@ def _coerce(name: str, value: Any) -> Any:
         return value.lower() in ("true", "1", "yes", "on")
     if name in {
         "workers", "outbound_port", "reputation_min_volume", "per_domain_concurrency",
+        "per_host_concurrency",
         "mta_sts_port", "worker_processes",
     }:  # fmt: skip
         return int(value)

@@ -52,3 +52,35 @@ async def test_slow_domain_does_not_starve_fast_one(
     finally:
         await fast.stop()
         await slow.stop()
+
+
+async def test_domains_sharing_one_mail_server_share_its_cap(
+    postroom_factory: Any, dns_server: TestDnsServer
+) -> None:
+    shared = SinkServer(host="127.0.0.3", behaviour=SinkBehaviour(data_delay=0.5))
+    await shared.start()
+    try:
+        for domain in ("one.test", "two.test", "three.test"):  # hosted mail: one MX for all
+            dns_server.add(domain, "MX", "10 mx.hosting.test.")
+        dns_server.add("mx.hosting.test", "A", "127.0.0.3")
+        server, ses = await direct_server(
+            postroom_factory,
+            dns_server,
+            shared.port,
+            account="hosted",
+            max_rate="500",
+            env={
+                "POSTROOM_WORKERS": "12",
+                "POSTROOM_PER_DOMAIN_CONCURRENCY": "4",
+                "POSTROOM_PER_HOST_CONCURRENCY": "3",
+            },
+        )
+        recipients = [f"u{i}@{d}" for d in ("one.test", "two.test", "three.test") for i in range(4)]
+        with ThreadPoolExecutor(6) as pool:
+            await asyncio.to_thread(
+                lambda: list(pool.map(lambda to: send_simple(ses, to), recipients))
+            )
+        await shared.wait_for(12, timeout=30)
+        assert shared.max_in_data == 3  # 12 could run at once; the host allowed 3
+    finally:
+        await shared.stop()

@@ -8,7 +8,9 @@ certificate checks is the default, as in Postfix's `may` level (RFC 7435).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Literal
 
 from postroom.config import HostPort, Settings
@@ -31,6 +33,30 @@ def _unreachable(result: TransportResult) -> bool:
     )
 
 
+class HostSlots:
+    """At most `cap` sessions at once to one MX host (address, port): many domains may
+    share a mail server (hosted mail), and the per-domain cap alone would not protect it.
+    A delivery waits here for a slot; idle hosts are forgotten."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self._slots: dict[tuple[str, int], asyncio.Semaphore] = {}
+        self._users: dict[tuple[str, int], int] = {}
+
+    @contextlib.asynccontextmanager
+    async def held(self, host: str, port: int) -> AsyncIterator[None]:
+        key = (host, port)
+        slot = self._slots.setdefault(key, asyncio.Semaphore(self.cap))
+        self._users[key] = self._users.get(key, 0) + 1
+        try:
+            async with slot:
+                yield
+        finally:
+            self._users[key] -= 1
+            if not self._users[key]:
+                del self._users[key], self._slots[key]
+
+
 class DirectTransport:
     def __init__(self, router: Router, settings: Settings, sts: MtaSts | None = None) -> None:
         self.router = router
@@ -38,6 +64,7 @@ class DirectTransport:
         self.sts = sts
         # Connections reused across messages to one MX (which may serve many domains).
         self.sessions = SessionPool(per_server=settings.workers)
+        self.hosts = HostSlots(settings.per_host_concurrency)
 
     async def __call__(
         self, mail_from: str, recipients: Sequence[str], data: bytes
@@ -75,7 +102,8 @@ class DirectTransport:
                     helo_name=self.settings.helo_name,
                     timeout=self.settings.smtp_timeout,
                 )
-                result = await relay_message(config, mail_from, recipients, data, self.sessions)
+                async with self.hosts.held(config.host, config.port):
+                    result = await relay_message(config, mail_from, recipients, data, self.sessions)
                 result = TransportResult(result.recipients, host.name, result.remote_ip)
                 if not _unreachable(result):
                     return result

@@ -179,7 +179,12 @@ class _Handler:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         behaviour = self.sink.behaviour
         if behaviour.data_delay:
-            await asyncio.sleep(behaviour.data_delay)
+            self.sink.in_data += 1  # transactions at their end of DATA at once, for caps
+            self.sink.max_in_data = max(self.sink.max_in_data, self.sink.in_data)
+            try:
+                await asyncio.sleep(behaviour.data_delay)
+            finally:
+                self.sink.in_data -= 1
         if behaviour.disconnect_at == "DATA":
             return await _drop(server)
         reply = behaviour.final_data_reply(_reverse_path(envelope), list(envelope.rcpt_tos))
@@ -244,6 +249,8 @@ class SinkServer:
         self.on_message = on_message
         self.messages: list[ReceivedMessage] = []
         self.received_count = 0
+        self.in_data = 0  # with a data_delay: sessions waiting for their DATA reply now
+        self.max_in_data = 0
         self._arrived = asyncio.Event()
         self._server: asyncio.Server | None = None
         self._sessions: weakref.WeakSet[SMTP] = weakref.WeakSet()
