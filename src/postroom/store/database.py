@@ -67,26 +67,34 @@ def _postgres_engine(url: str) -> Engine:
 
 class _WriteTurns:
     """Takes turns at SQLite's single write lock across processes (serve's worker
-    processes, other nodes, the CLI) with a blocking `flock` on a file next to the
-    database. SQLite's own busy handler polls with sleeps of up to 100 ms, so a process
-    that commits back to back (an API under load) would starve the others; the kernel
-    wakes a waiter on `flock` as soon as the lock is let go."""
+    processes, other nodes, the CLI). SQLite's own busy handler polls with sleeps of up to
+    100 ms, so a process that commits back to back (an API under load) would starve the
+    others. Here a writer first lines up on a queue lock, then takes the turn lock and lets
+    the queue go: a process that wants the turn again while another waits must wait behind
+    it, so busy processes alternate. Both are `flock`s on files next to the database (the
+    kernel wakes a waiter at once)."""
 
     def __init__(self, database_path: str) -> None:
-        self._path = database_path + ".write-turn"
-        self._fd: int | None = None
+        self._paths = (database_path + ".write-queue", database_path + ".write-turn")
+        self._fds: tuple[int, int] | None = None
         self._local = threading.Lock()  # one holder per process; flock is per open file
 
     @contextlib.contextmanager
     def held(self) -> Iterator[None]:
         with self._local:
-            if self._fd is None:
-                self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
-            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            if self._fds is None:
+                queue_fd, turn_fd = (os.open(p, os.O_RDWR | os.O_CREAT, 0o600) for p in self._paths)
+                self._fds = (queue_fd, turn_fd)
+            queue_fd, turn_fd = self._fds
+            fcntl.flock(queue_fd, fcntl.LOCK_EX)
+            try:
+                fcntl.flock(turn_fd, fcntl.LOCK_EX)
+            finally:
+                fcntl.flock(queue_fd, fcntl.LOCK_UN)
             try:
                 yield
             finally:
-                fcntl.flock(self._fd, fcntl.LOCK_UN)
+                fcntl.flock(turn_fd, fcntl.LOCK_UN)
 
 
 class Database:

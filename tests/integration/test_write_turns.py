@@ -1,0 +1,45 @@
+"""SQLite writers in different processes take turns (store/database.py `_WriteTurns`):
+a write waits while another process holds the turn, and goes ahead once it is let go,
+without SQLite's busy-handler back-off."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+import time
+from pathlib import Path
+
+from sqlalchemy import text
+
+from postroom.store.database import Database
+
+
+def test_a_write_waits_for_the_turn_and_goes_ahead_when_it_is_free(tmp_path: Path) -> None:
+    path = tmp_path / "turns.db"
+    db = Database(f"sqlite:///{path}")
+    db.transact(lambda conn: conn.execute(text("CREATE TABLE counter (n INTEGER)")))
+    # Another writer (here: another open file, which flock treats like another process)
+    # holds the turn.
+    other = os.open(f"{path}.write-turn", os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(other, fcntl.LOCK_EX)
+    done = threading.Event()
+
+    def write() -> None:
+        db.transact(lambda conn: conn.execute(text("INSERT INTO counter VALUES (1)")))
+        done.set()
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        assert not done.wait(0.5)  # waits for its turn rather than writing alongside
+        released = time.perf_counter()
+        fcntl.flock(other, fcntl.LOCK_UN)
+        assert done.wait(5)
+        assert time.perf_counter() - released < 0.05  # woken at once, no back-off sleeps
+    finally:
+        fcntl.flock(other, fcntl.LOCK_UN)
+        writer.join(5)
+        os.close(other)
+    assert db.query(lambda conn: conn.execute(text("SELECT n FROM counter")).scalar()) == 1
+    db.close()
