@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -108,6 +110,22 @@ def test_worker_processes_deliver_and_end_with_their_server(
     deadline = time.monotonic() + 15
     while _status(server, message_id) != "Delivery":
         assert time.monotonic() < deadline, "the message was never delivered"
+        time.sleep(0.2)
+
+    # A worker process that dies is started again, and the new one delivers.
+    os.kill(workers[0], signal.SIGKILL)
+    deadline = time.monotonic() + 15
+    while not (workers := [pid for pid in _worker_pids(server.process.pid) if _alive(pid)]):
+        assert time.monotonic() < deadline, "the dead worker process was not replaced"
+        time.sleep(0.2)
+    again = ses.send_email(
+        Source="app@example.com",
+        Destination={"ToAddresses": ["app@example.com"]},
+        Message={"Subject": {"Data": "again"}, "Body": {"Text": {"Data": "x"}}},
+    )["MessageId"]
+    deadline = time.monotonic() + 20
+    while _status(server, again) != "Delivery":
+        assert time.monotonic() < deadline, "the replacement worker process never delivered"
         time.sleep(0.2)
 
     server.kill()  # SIGKILL: nothing stops the children but their own watch
