@@ -51,6 +51,19 @@ def _dnsfunc(dns_server: TestDnsServer) -> Any:
     return lookup
 
 
+async def _dkim_after_checks(ses: Any, domain: str = "sender.test") -> dict[str, Any]:
+    """The domain's DKIM attributes once they say Success (or after 15 s): DNS is looked
+    at again at most every 2 s per identity."""
+    deadline = time.monotonic() + 15
+    while True:
+        state: dict[str, Any] = (await asyncio.to_thread(
+            ses.get_identity_dkim_attributes, Identities=[domain]
+        ))["DkimAttributes"][domain]  # fmt: skip
+        if state["DkimVerificationStatus"] == "Success" or time.monotonic() > deadline:
+            return state
+        await asyncio.sleep(0.5)
+
+
 async def test_published_keys_sign_outgoing_mail(
     postroom_factory: Any, dns_server: TestDnsServer
 ) -> None:
@@ -83,14 +96,7 @@ async def test_published_keys_sign_outgoing_mail(
             server.cli, "identities", "dns-records", "sender.test", "--account", "signer"
         )
         assert _publish(dns_server, records.stdout) == 5  # verification + 3 DKIM + DMARC
-        deadline = time.monotonic() + 15
-        while True:  # DNS is looked at again at most every 2 s per identity
-            done = (await asyncio.to_thread(
-                ses.get_identity_dkim_attributes, Identities=["sender.test"]
-            ))["DkimAttributes"]["sender.test"]  # fmt: skip
-            if done["DkimVerificationStatus"] == "Success" or time.monotonic() > deadline:
-                break
-            await asyncio.sleep(0.5)
+        done = await _dkim_after_checks(ses)
         assert done["DkimVerificationStatus"] == "Success"
         verified = await asyncio.to_thread(
             ses.get_identity_verification_attributes, Identities=["sender.test"]
@@ -128,14 +134,7 @@ async def test_published_keys_sign_outgoing_mail(
         )
         assert new_selector in records.stdout
         _publish(dns_server, records.stdout)
-        deadline = time.monotonic() + 15
-        while True:  # the check that sees the new record moves signing to it
-            state = (await asyncio.to_thread(
-                ses.get_identity_dkim_attributes, Identities=["sender.test"]
-            ))["DkimAttributes"]["sender.test"]  # fmt: skip
-            if state["DkimVerificationStatus"] == "Success" or time.monotonic() > deadline:
-                break
-            await asyncio.sleep(0.5)
+        state = await _dkim_after_checks(ses)  # the check that sees it moves signing to it
         assert new_selector in state["DkimTokens"]
         await asyncio.to_thread(send, "after rotation")
         after = (await mx.wait_for(3, timeout=20))[2]
@@ -167,15 +166,7 @@ async def test_capture_keeps_mail_signed_as_it_would_leave(
         server.cli, "identities", "dns-records", "sender.test", "--account", "dev"
     )
     _publish(dns_server, records.stdout)
-    deadline = time.monotonic() + 15
-    while True:
-        state = (await asyncio.to_thread(
-            ses.get_identity_dkim_attributes, Identities=["sender.test"]
-        ))["DkimAttributes"]["sender.test"]  # fmt: skip
-        if state["DkimVerificationStatus"] == "Success" or time.monotonic() > deadline:
-            break
-        await asyncio.sleep(0.5)
-    assert state["DkimVerificationStatus"] == "Success"
+    assert (await _dkim_after_checks(ses))["DkimVerificationStatus"] == "Success"
     sent = await asyncio.to_thread(
         ses.send_email,
         Source="app@sender.test",

@@ -82,6 +82,18 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
+def _send_and_await_delivery(server: Any, ses: Any, subject: str) -> None:
+    message_id = ses.send_email(
+        Source="app@example.com",
+        Destination={"ToAddresses": ["app@example.com"]},
+        Message={"Subject": {"Data": subject}, "Body": {"Text": {"Data": "x"}}},
+    )["MessageId"]
+    deadline = time.monotonic() + 20
+    while _status(server, message_id) != "Delivery":
+        assert time.monotonic() < deadline, f"{subject!r} was never delivered"
+        time.sleep(0.2)
+
+
 def test_worker_processes_deliver_and_end_with_their_server(
     postroom_factory: Any, engine_url: str
 ) -> None:
@@ -102,15 +114,7 @@ def test_worker_processes_deliver_and_end_with_their_server(
         assert time.monotonic() < deadline, "the worker process never delivered"
         time.sleep(0.2)
     server.verify_address(ses, "procs", "app@example.com")
-    message_id = ses.send_email(
-        Source="app@example.com",
-        Destination={"ToAddresses": ["app@example.com"]},
-        Message={"Subject": {"Data": "procs"}, "Body": {"Text": {"Data": "x"}}},
-    )["MessageId"]
-    deadline = time.monotonic() + 15
-    while _status(server, message_id) != "Delivery":
-        assert time.monotonic() < deadline, "the message was never delivered"
-        time.sleep(0.2)
+    _send_and_await_delivery(server, ses, "procs")
 
     # A worker process that dies is started again, and the new one delivers.
     os.kill(workers[0], signal.SIGKILL)
@@ -118,15 +122,7 @@ def test_worker_processes_deliver_and_end_with_their_server(
     while not (workers := [pid for pid in _worker_pids(server.process.pid) if _alive(pid)]):
         assert time.monotonic() < deadline, "the dead worker process was not replaced"
         time.sleep(0.2)
-    again = ses.send_email(
-        Source="app@example.com",
-        Destination={"ToAddresses": ["app@example.com"]},
-        Message={"Subject": {"Data": "again"}, "Body": {"Text": {"Data": "x"}}},
-    )["MessageId"]
-    deadline = time.monotonic() + 20
-    while _status(server, again) != "Delivery":
-        assert time.monotonic() < deadline, "the replacement worker process never delivered"
-        time.sleep(0.2)
+    _send_and_await_delivery(server, ses, "after the replacement")
 
     server.kill()  # SIGKILL: nothing stops the children but their own watch
     deadline = time.monotonic() + 10
