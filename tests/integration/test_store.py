@@ -129,6 +129,22 @@ def test_expired_lease_is_taken_by_another_worker(db: Database) -> None:
     assert [j.id for j in rest] == [again[1].id]
 
 
+def test_claims_take_only_what_each_destination_has_room_for(db: Database) -> None:
+    account_id = _account(db, verified=("me@example.com",))
+    db.transact(lambda conn: account_store.set_production(conn, account_id, 1000, 1000))
+    for i in range(6):
+        rcpts = [f"u{i}@busy.test"] if i < 5 else ["v@quiet.test"]
+        db.transact(lambda c, i=i, r=rcpts: admit(c, _submission(account_id, i, r, T0 + i)))
+    room = {"busy.test": 2, "quiet.test": 5}
+    first = db.transact(
+        lambda c: message_store.claim(c, "w1", T0 + 10, 60, 10, room=room.__getitem__)
+    )
+    assert sorted(j.domain for j in first) == ["busy.test", "busy.test", "quiet.test"]
+    # The other three jobs of busy.test were not leased: another worker may take them now.
+    other = db.transact(lambda c: message_store.claim(c, "w2", T0 + 10, 60, 10))
+    assert [j.domain for j in other] == ["busy.test"] * 3
+
+
 def test_verification_link_valid_for_24_hours(db: Database) -> None:
     account_id = _account(db)
 

@@ -167,12 +167,18 @@ class DeliveryWorker:
             return 0
         now = self.clock.now()
         cap = self.settings.per_domain_concurrency
-        busy_domains = {domain for domain, n in self._in_flight.items() if n >= cap}
+        in_flight = dict(self._in_flight)  # a snapshot: the claim runs in the writer thread
+        busy_domains = {domain for domain, n in in_flight.items() if n >= cap}
+
+        def room(domain: str) -> int:  # free slots for a destination; local ones are cheap
+            return limit if domain == SIMULATOR_DOMAIN else cap - in_flight.get(domain, 0)
+
         jobs = await self.db.write(
             lambda conn: store.claim(
-                conn, self.owner, now, self.settings.lease_seconds, limit, busy_domains
+                conn, self.owner, now, self.settings.lease_seconds, limit, busy_domains,
+                room=None if self.transport is None else room,
             )
-        )
+        )  # fmt: skip
         local = [j for j in jobs if self._is_local(j)]
         busy, remote = [], []
         for job in jobs:
@@ -189,7 +195,7 @@ class DeliveryWorker:
                 task = asyncio.create_task(self._deliver_guarded(job, prepared.get(job.id)))
                 self._tasks.add(task)
                 task.add_done_callback(partial(self._task_done, domain=job.domain))
-        if busy:  # over the cap within this batch: back to the queue until a slot frees
+        if busy:  # (claims take only what fits; this is a safety net) back to the queue
             await self.db.write(lambda conn: store.release(conn, busy, self.owner))
         if local:
             await self._deliver_locally(local)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -142,29 +142,47 @@ def add_events(
         _SET_STATUS.run(conn, {"message_id": message_id, "status": new[-1].event_type})
 
 
-_CLAIM = (
-    "UPDATE deliveries SET lease_owner = :owner, lease_until = :until WHERE id IN ("
-    "SELECT id FROM deliveries WHERE state = 'queued' AND next_attempt_at <= :now "
+_CANDIDATES = (
+    "SELECT id, domain FROM deliveries WHERE state = 'queued' AND next_attempt_at <= :now "
     "AND (lease_until IS NULL OR lease_until < :now){skip} "
-    "ORDER BY next_attempt_at LIMIT :limit{lock}) "
+    "ORDER BY next_attempt_at LIMIT :limit{lock}"
+)
+_LEASE = (
+    "UPDATE deliveries SET lease_owner = :owner, lease_until = :until WHERE id IN {in} "
     "RETURNING id, message_id, account_id, domain, recipients, attempts, created_at"
 )
+LOOK_AHEAD = 4  # candidates read per job wanted, when destinations have limited room
 
 
 def claim(
     conn: Connection, owner: str, now: float, lease: float, limit: int,
-    skip_domains: Iterable[str] = (),
+    skip_domains: Iterable[str] = (), room: Callable[[str], int] | None = None,
 ) -> list[Job]:  # fmt: skip
-    """Lease up to `limit` due jobs, oldest first, leaving out `skip_domains` (destinations
-    the worker is already busy with up to their cap): one UPDATE ... RETURNING."""
+    """Lease up to `limit` due jobs, oldest first, leaving out `skip_domains` and taking at
+    most `room(domain)` jobs of each destination (the worker's free slots for it), so that
+    nothing is leased only to be given back. Runs in the caller's write transaction
+    (PostgreSQL: the candidates are row-locked, SKIP LOCKED, until it commits)."""
     lock = " FOR UPDATE SKIP LOCKED" if conn.dialect.name == "postgresql" else ""
     skipped = sorted(set(skip_domains))
-    template = _CLAIM.replace("{lock}", lock)
-    statement, params = in_query(
+    template = _CANDIDATES.replace("{lock}", lock)
+    select_due, params = in_query(
         template.replace("{skip}", " AND domain NOT IN {in}" if skipped else ""), "d", skipped
     )
-    params.update(owner=owner, until=now + lease, now=now, limit=limit)
-    rows = statement.rows(conn, params)
+    params.update(now=now, limit=limit if room is None else limit * LOOK_AHEAD)
+    chosen: list[int] = []
+    taken: dict[str, int] = defaultdict(int)
+    for job_id, domain in select_due.rows(conn, params):
+        if room is not None and taken[domain] >= room(domain):
+            continue
+        taken[domain] += 1
+        chosen.append(job_id)
+        if len(chosen) == limit:
+            break
+    if not chosen:
+        return []
+    lease_rows, lease_params = in_query(_LEASE, "j", chosen)
+    lease_params.update(owner=owner, until=now + lease)
+    rows = lease_rows.rows(conn, lease_params)
     jobs = [Job(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5], r[6]) for r in rows]
     jobs.sort(key=lambda job: job.id)
     return jobs
