@@ -55,7 +55,12 @@ class Services:
 
 
 def open_database(settings: Settings) -> Database:
-    db = Database(settings.effective_database_url)
+    """A node that accepts mail commits with fsync: a MessageId is returned only once the
+    message is on disk. A worker-only node's own commits (leases, delivery outcomes) need
+    not wait for it: a power loss could undo the latest outcomes, and those deliveries are
+    then made again (at least once, as Postfix does when it loses a queue-file deletion),
+    never lost; any later fsync'd commit makes them durable too."""
+    db = Database(settings.effective_database_url, sync_commits="api" in settings.roles)
     db.create_schema()
     return db
 

@@ -43,3 +43,24 @@ def test_a_write_waits_for_the_turn_and_goes_ahead_when_it_is_free(tmp_path: Pat
         os.close(other)
     assert db.query(lambda conn: conn.execute(text("SELECT n FROM counter")).scalar()) == 1
     db.close()
+
+
+def test_nodes_that_accept_mail_wait_for_fsync_worker_only_nodes_do_not(
+    tmp_path: Path,
+) -> None:
+    from postroom.config import load_settings
+    from postroom.services import open_database
+
+    def synchronous(roles: str) -> int:
+        settings = load_settings(environ={}, data_dir=tmp_path, roles=roles)
+        db = open_database(settings)
+        try:
+            return int(
+                db.transact(lambda conn: conn.exec_driver_sql("PRAGMA synchronous").scalar())
+            )
+        finally:
+            db.close()
+
+    assert synchronous("api,worker") == 2  # FULL: a MessageId only after the fsync
+    assert synchronous("api") == 2
+    assert synchronous("worker") == 1  # NORMAL: outcomes survive a process crash

@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 MAX_GROUP = 256
 
 
-def _sqlite_engine(url: str, begin: str) -> Engine:
+def _sqlite_engine(url: str, begin: str, synchronous: str = "FULL") -> Engine:
     path = url.removeprefix("sqlite:///")
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
@@ -47,7 +47,7 @@ def _sqlite_engine(url: str, begin: str) -> Engine:
         dbapi_conn.isolation_level = None
         cursor = dbapi_conn.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
@@ -100,13 +100,16 @@ class _WriteTurns:
 class Database:
     """The system of record: one schema, two engines."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, sync_commits: bool = True) -> None:
+        """`sync_commits=False` (SQLite, worker-only nodes): commits do not wait for fsync.
+        They survive a crash of the process, not a power loss; see `open_database`."""
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         self._turns: _WriteTurns | None = None
         if self.is_sqlite:
             self._turns = _WriteTurns(url.removeprefix("sqlite:///"))
-            self.write_engine = _sqlite_engine(url, "BEGIN IMMEDIATE")
+            synchronous = "FULL" if sync_commits else "NORMAL"
+            self.write_engine = _sqlite_engine(url, "BEGIN IMMEDIATE", synchronous)
             self.read_engine = _sqlite_engine(url, "BEGIN")
         elif url.startswith("postgresql"):
             self.write_engine = _postgres_engine(url)
