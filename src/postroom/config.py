@@ -92,6 +92,8 @@ class Settings:
     # The worker role in this many child processes of `serve` (0: in the serving process):
     # Python runs one core per process, so delivery gets a core of its own.
     worker_processes: int = 0
+    # Processes answering the API on one port (SO_REUSEPORT), the serving one included.
+    api_processes: int = 1
     outbound_port: int = 25
     routes: dict[str, str] = field(default_factory=dict)  # domain -> "host:port" override
     # Per recipient domain: "require" (no delivery without STARTTLS) or "opportunistic".
@@ -135,7 +137,7 @@ def _coerce(name: str, value: Any) -> Any:
     if name in {
         "workers", "outbound_port", "reputation_min_volume", "per_domain_concurrency",
         "per_host_concurrency",
-        "mta_sts_port", "worker_processes",
+        "mta_sts_port", "worker_processes", "api_processes",
     }:  # fmt: skip
         return int(value)
     if name in {

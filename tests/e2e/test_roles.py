@@ -129,3 +129,52 @@ def test_worker_processes_deliver_and_end_with_their_server(
     while any(_alive(pid) for pid in workers):
         assert time.monotonic() < deadline, "a worker process outlived its server"
         time.sleep(0.2)
+
+
+def _cpu_ticks(pid: int) -> int:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def _listens_on(pid: int, port: int) -> bool:
+    """Whether process `pid` holds a socket listening on TCP `port` (from /proc)."""
+    listening = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+            listening.add(f"socket:[{fields[9]}]")
+    try:
+        held = {os.readlink(fd) for fd in Path(f"/proc/{pid}/fd").iterdir()}
+    except OSError:
+        return False
+    return bool(listening & held)
+
+
+def test_api_processes_share_one_port(postroom_factory: Any) -> None:
+    server = postroom_factory("--api-processes", "2", "--worker-processes", "1")
+    assert "roles api + worker in 1 process + api in 2 processes" in "".join(server.output)
+    assert server.process is not None
+    deadline = time.monotonic() + 15
+    while len(children := _worker_pids(server.process.pid)) < 2:
+        assert time.monotonic() < deadline, "the child processes did not start"
+        time.sleep(0.1)
+    time.sleep(2)  # both API processes listening
+    creds = server.create_account("shared")
+    server.cli("accounts", "approve", "shared")
+    port = int(server.url.rsplit(":", 1)[1])
+    [api_child] = [pid for pid in children if _listens_on(pid, port)]
+    assert _listens_on(server.process.pid, port)
+    before = {pid: _cpu_ticks(pid) for pid in (server.process.pid, api_child)}
+    for _ in range(40):  # a new client, so a new connection, each time
+        client = ses_client(server, creds, retries=0)
+        for _ in range(5):
+            client.get_send_quota()
+    used = {pid: _cpu_ticks(pid) - ticks for pid, ticks in before.items()}
+    # The kernel spread the connections over both API processes: both did work.
+    assert all(used.values()), used
+    ses = ses_client(server, creds, retries=2)
+    ses.verify_email_identity(EmailAddress="app@example.com")
+    deadline = time.monotonic() + 15
+    while not server.cli_json("mailbox", "list", "--account", "shared"):
+        assert time.monotonic() < deadline, "mail queued by an API process was not delivered"
+        time.sleep(0.2)

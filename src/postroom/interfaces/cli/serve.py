@@ -20,7 +20,14 @@ from postroom.delivery.worker import DeliveryWorker, Transport, relay_transport
 from postroom.domain import dkim_service, identity_service, mail_from_service, reputation_service
 from postroom.domain.dkim_service import DkimSigner
 from postroom.interfaces.cli.main import DatabaseUrl, DataDir, app, fail, settings_from
-from postroom.interfaces.cli.worker_processes import WorkerProcesses, parent_settings
+from postroom.interfaces.cli.node_processes import (
+    NodePlan,
+    NodeProcesses,
+    Waker,
+    listening_socket,
+    parent_settings,
+    wants_children,
+)
 from postroom.interfaces.http.app import create_app
 from postroom.services import Services, build_services
 from postroom.store import dkim as dkim_store
@@ -75,14 +82,17 @@ async def watch_reputation(services: Services) -> None:
             log.exception("reputation assessment failed")
 
 
-async def run_server(
-    settings: Settings, label: str = "postroom", wake_fd: int | None = None
-) -> None:
-    """One node. `wake_fd` (worker processes): readable when the serving process queued
-    mail; the worker then claims at once rather than at its next poll."""
+async def run_server(settings: Settings, plan: NodePlan | None = None) -> None:
+    """One node: the roles in `settings`, plus child processes when asked for. `plan`
+    says how a spawned child runs (see node_processes)."""
+    plan = plan or NodePlan()
     children = None
-    if settings.worker_processes > 0 and "worker" in settings.roles:
-        children = WorkerProcesses(settings, settings.worker_processes, run_server)
+    sock = None
+    if "api" in settings.roles and (settings.api_processes > 1 or plan.reuse_port):
+        sock = listening_socket(settings.http, reuse_port=True)
+    if wants_children(settings):
+        port = sock.getsockname()[1] if sock is not None else settings.http.port
+        children = NodeProcesses(settings, run_server, api_port=port)
         settings = parent_settings(settings)
     services = build_services(settings)
     transport = choose_transport(settings)
@@ -91,10 +101,16 @@ async def run_server(
     # Roles (ARCHITECTURE.md): a node without `worker` leaves delivery to other nodes, which
     # find the queue rows in the shared database; a node without `api` answers /healthz only.
     runs_worker = "worker" in settings.roles
-    wake = worker.wake if runs_worker else children.wake if children is not None else _no_wake
+    wake: Callable[[], None] = _no_wake
+    if runs_worker:
+        wake = worker.wake
+    elif children is not None and children.workers:
+        wake = children.wake
+    elif plan.wake_targets:
+        wake = Waker(plan.wake_targets)
     application = create_app(services, wake, api="api" in settings.roles)
-    if wake_fd is not None and runs_worker:
-        asyncio.get_running_loop().add_reader(wake_fd, _woken, wake_fd, worker.wake)
+    if plan.wake_fd is not None and runs_worker:
+        asyncio.get_running_loop().add_reader(plan.wake_fd, _woken, plan.wake_fd, worker.wake)
     config = uvicorn.Config(
         application,
         host=settings.http.host,
@@ -116,10 +132,10 @@ async def run_server(
             asyncio.create_task(watch_reputation(services), name="reputation"),
         ]
     if children is not None:
-        background.append(asyncio.create_task(children.supervise(), name="worker processes"))
-    announce = asyncio.create_task(_announce(server, services, label, children))
+        background.append(asyncio.create_task(children.supervise(), name="child processes"))
+    announce = asyncio.create_task(_announce(server, services, plan.label, children))
     try:
-        await server.serve()
+        await server.serve(sockets=[sock] if sock is not None else None)
     finally:
         for task in [*background, announce]:
             task.cancel()
@@ -142,7 +158,7 @@ def _woken(fd: int, wake: Callable[[], None]) -> None:
 
 
 async def _announce(
-    server: uvicorn.Server, services: Services, label: str, children: WorkerProcesses | None
+    server: uvicorn.Server, services: Services, label: str, children: NodeProcesses | None
 ) -> None:
     while not server.started:
         await asyncio.sleep(0.01)
@@ -152,7 +168,7 @@ async def _announce(
         services.settings = replace(settings, public_url=f"http://{host}:{port}")
     roles = ",".join(settings.roles) or "none"
     if children is not None:
-        roles += f" + worker in {children.count} process{'es' if children.count > 1 else ''}"
+        roles += " + " + children.describe()
     print(
         f"{label} listening on http://{host}:{port} (roles {roles}, "
         f"delivery {settings.delivery}, "
@@ -190,6 +206,10 @@ def serve(
         int | None,
         typer.Option(min=0, help="Run the worker role in N child processes (default 0)."),
     ] = None,
+    api_processes: Annotated[
+        int | None,
+        typer.Option(min=1, help="Answer the API in N processes on one port (default 1)."),
+    ] = None,
     verification_sender: Annotated[
         str | None,
         typer.Option(envvar="POSTROOM_VERIFICATION_SENDER", help="From of verification mail."),
@@ -224,6 +244,7 @@ def serve(
             verification_sender=verification_sender,
             roles=roles,
             worker_processes=worker_processes,
+            api_processes=api_processes,
             outbound_port=outbound_port,
             retry_initial=retry_initial,
             retry_max_age=retry_max_age,
