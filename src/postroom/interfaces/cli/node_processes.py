@@ -42,6 +42,7 @@ class NodePlan:
     wake_fd: int | None = None
     wake_targets: tuple[int, ...] = field(default=())
     reuse_port: bool = False
+    periodic: bool = True  # runs the periodic DNS and reputation checks (one worker does)
 
 
 ServerRunner = Callable[[Settings, NodePlan], Coroutine[Any, Any, None]]
@@ -134,6 +135,7 @@ class _Slot:
     label: str
     settings: Settings
     reuse_port: bool = False
+    periodic: bool = False
     wake: Connection | None = None  # a worker's end of its wake pipe
     process: BaseProcess | None = None
 
@@ -154,7 +156,9 @@ class NodeProcesses:
                 os.set_blocking(writer.fileno(), False)
                 self._writers.append(writer)
                 worker = replace(base, roles=("worker",), http=health)
-                self.slots.append(_Slot(f"worker process {number}", worker, wake=reader))
+                self.slots.append(
+                    _Slot(f"worker process {number}", worker, wake=reader, periodic=number == 1)
+                )
         if "api" in settings.roles:
             api = replace(base, roles=("api",), http=HostPort(settings.http.host, api_port))
             for number in range(2, settings.api_processes + 1):
@@ -179,7 +183,9 @@ class NodeProcesses:
         child = self.context.Process(
             target=_child_main,
             args=(
-                slot.settings, NodePlan(slot.label, reuse_port=slot.reuse_port), os.getpid(),
+                slot.settings,
+                NodePlan(slot.label, reuse_port=slot.reuse_port, periodic=slot.periodic),
+                os.getpid(),
                 self.run, slot.wake, targets,
             ),
             name=f"postroom {slot.label}",

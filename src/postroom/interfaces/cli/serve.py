@@ -126,8 +126,9 @@ async def run_server(settings: Settings, plan: NodePlan | None = None) -> None:
     server = uvicorn.Server(config)
     background = []
     if runs_worker:
+        background.append(asyncio.create_task(worker.run(), name="delivery"))
+    if runs_worker and plan.periodic:  # once per serve, however many worker processes
         background += [
-            asyncio.create_task(worker.run(), name="delivery"),
             asyncio.create_task(check_pending_domains(services), name="domains"),
             asyncio.create_task(watch_reputation(services), name="reputation"),
         ]
