@@ -82,6 +82,17 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
+def _verification_mail_delivered(server: Any, creds: dict[str, str], account: str) -> Any:
+    """Ask for app@example.com's verification; returns the client once the mail is kept."""
+    ses = ses_client(server, creds, retries=2)
+    ses.verify_email_identity(EmailAddress="app@example.com")
+    deadline = time.monotonic() + 15
+    while not server.cli_json("mailbox", "list", "--account", account):
+        assert time.monotonic() < deadline, "the verification mail was never delivered"
+        time.sleep(0.2)
+    return ses
+
+
 def _send_and_await_delivery(server: Any, ses: Any, subject: str) -> None:
     message_id = ses.send_email(
         Source="app@example.com",
@@ -107,12 +118,7 @@ def test_worker_processes_deliver_and_end_with_their_server(
         time.sleep(0.1)
     creds = server.create_account("procs")
     server.cli("accounts", "approve", "procs")
-    ses = ses_client(server, creds, retries=2)
-    ses.verify_email_identity(EmailAddress="app@example.com")
-    deadline = time.monotonic() + 15
-    while not server.cli_json("mailbox", "list", "--account", "procs"):
-        assert time.monotonic() < deadline, "the worker process never delivered"
-        time.sleep(0.2)
+    ses = _verification_mail_delivered(server, creds, "procs")
     server.verify_address(ses, "procs", "app@example.com")
     _send_and_await_delivery(server, ses, "procs")
 
@@ -172,9 +178,4 @@ def test_api_processes_share_one_port(postroom_factory: Any) -> None:
     used = {pid: _cpu_ticks(pid) - ticks for pid, ticks in before.items()}
     # The kernel spread the connections over both API processes: both did work.
     assert all(used.values()), used
-    ses = ses_client(server, creds, retries=2)
-    ses.verify_email_identity(EmailAddress="app@example.com")
-    deadline = time.monotonic() + 15
-    while not server.cli_json("mailbox", "list", "--account", "shared"):
-        assert time.monotonic() < deadline, "mail queued by an API process was not delivered"
-        time.sleep(0.2)
+    _verification_mail_delivered(server, creds, "shared")
