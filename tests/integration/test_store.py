@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -190,3 +191,30 @@ def test_migrations_match_the_schema(db: Database) -> None:
         diff = compare_metadata(MigrationContext.configure(conn), metadata)
     assert diff == []
     db.create_schema()  # running again is a no-op
+
+
+async def test_a_job_that_fails_after_writing_leaves_nothing_and_the_rest_commit(
+    db: Database,
+) -> None:
+    account_id = _account(db, verified=("example.com",))
+    db.transact(lambda conn: account_store.set_production(conn, account_id, 1000, 1000))
+    runs: list[int] = []
+
+    def half_written(conn: Any) -> None:
+        runs.append(1)
+        admit(conn, _submission(account_id, 77, ["you@example.org"], T0))
+        raise RuntimeError("after its writes")
+
+    good = [_submission(account_id, i, ["you@example.org"], T0) for i in range(20)]
+    for expected in (20, 40):  # twice: a failure leaves the writer as it was
+        results = await asyncio.gather(
+            *[db.write(lambda c, s=s: admit(c, s)) for s in good],  # type: ignore[misc]
+            db.write(half_written),
+            return_exceptions=True,
+        )
+        [failure] = [r for r in results if isinstance(r, BaseException)]
+        assert isinstance(failure, RuntimeError)
+        assert db.query(lambda c: message_store.load_record(c, "msg-77")) is None
+        assert db.query(message_store.queue_counts) == {"queued": expected}
+        good = [_submission(account_id, i, ["you@example.org"], T0) for i in range(20, 40)]
+    assert len(runs) >= 2
