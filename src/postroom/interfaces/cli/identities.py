@@ -11,6 +11,7 @@ from postroom.clock import SystemClock
 from postroom.domain import dkim_service, dns_records
 from postroom.errors import PostroomError
 from postroom.interfaces.cli.main import (
+    AccountName,
     DatabaseUrl,
     DataDir,
     _run,
@@ -27,7 +28,6 @@ from postroom.store import mail_from as mail_from_store
 
 identities_app = typer.Typer(help="Identities and their DNS records.", no_args_is_help=True)
 app.add_typer(identities_app, name="identities")
-AccountName = Annotated[str, typer.Option("--account", help="Account name.")]
 RegionOpt = Annotated[str | None, typer.Option("--region", help="Region (default: serve's).")]
 
 

@@ -47,6 +47,7 @@ DatabaseUrl = Annotated[
 ]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 AccountOpt = Annotated[str | None, typer.Option("--account", help="Account name.")]
+AccountName = Annotated[str, typer.Option("--account", help="Account name.")]  # required
 
 
 def settings_from(data_dir: Path | None, database_url: str | None, **extra: Any) -> Settings:

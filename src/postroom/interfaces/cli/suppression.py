@@ -10,6 +10,7 @@ from rich.table import Table
 from postroom.clock import SystemClock, iso_millis
 from postroom.errors import PostroomError
 from postroom.interfaces.cli.main import (
+    AccountName,
     DatabaseUrl,
     DataDir,
     JsonFlag,
@@ -26,12 +27,11 @@ from postroom.wire.addresses import parse_address
 
 suppression_app = typer.Typer(help="The account-level suppression list.", no_args_is_help=True)
 app.add_typer(suppression_app, name="suppression")
-Account = Annotated[str, typer.Option("--account", help="Account name.")]
 
 
 @suppression_app.command("list")
 def suppression_list(
-    account: Account, data_dir: DataDir = None, database_url: DatabaseUrl = None,
+    account: AccountName, data_dir: DataDir = None, database_url: DatabaseUrl = None,
     as_json: JsonFlag = False,
 ) -> None:  # fmt: skip
     """Suppressed addresses, newest first, with their reason (BOUNCE or COMPLAINT)."""
@@ -56,7 +56,7 @@ def suppression_list(
 
 @suppression_app.command("add")
 def suppression_add(
-    address: str, account: Account,
+    address: str, account: AccountName,
     reason: Annotated[str, typer.Option(help="BOUNCE or COMPLAINT.")] = "BOUNCE",
     data_dir: DataDir = None, database_url: DatabaseUrl = None,
 ) -> None:  # fmt: skip
@@ -80,7 +80,7 @@ def suppression_add(
 
 @suppression_app.command("remove")
 def suppression_remove(
-    address: str, account: Account, data_dir: DataDir = None, database_url: DatabaseUrl = None
+    address: str, account: AccountName, data_dir: DataDir = None, database_url: DatabaseUrl = None
 ) -> None:
     """Take ADDRESS off the list."""
 
