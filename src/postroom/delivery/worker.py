@@ -180,26 +180,20 @@ class DeliveryWorker:
             )
         )  # fmt: skip
         local = [j for j in jobs if self._is_local(j)]
-        busy, remote = [], []
-        for job in jobs:
-            if self._is_local(job):
-                continue
-            if self._in_flight[job.domain] >= self.settings.per_domain_concurrency:
-                busy.append(job)  # one slow destination never takes every slot
-                continue
+        # The claim took no more of a destination than its free slots (`in_flight` only
+        # falls meanwhile): one slow destination never takes every slot.
+        remote = [j for j in jobs if not self._is_local(j)]
+        for job in remote:
             self._in_flight[job.domain] += 1
-            remote.append(job)
         if remote:  # one read for the whole batch, then one task per delivery
             prepared = await self.db.read(lambda conn: self._prepare(conn, remote))
             for job in remote:
                 task = asyncio.create_task(self._deliver_guarded(job, prepared.get(job.id)))
                 self._tasks.add(task)
                 task.add_done_callback(partial(self._task_done, domain=job.domain))
-        if busy:  # (claims take only what fits; this is a safety net) back to the queue
-            await self.db.write(lambda conn: store.release(conn, busy, self.owner))
         if local:
             await self._deliver_locally(local)
-        return len(jobs) - len(busy)
+        return len(jobs)
 
     def _is_local(self, job: store.Job) -> bool:
         return self.transport is None or job.domain == SIMULATOR_DOMAIN

@@ -214,17 +214,6 @@ def extend_lease(conn: Connection, job: Job, owner: str, until: float) -> None:
     _EXTEND.run(conn, {"id": job.id, "owner": owner, "until": until})
 
 
-_RELEASE = Sql(
-    "UPDATE deliveries SET lease_owner = NULL, lease_until = NULL "
-    "WHERE id = :id AND lease_owner = :owner"
-)
-
-
-def release(conn: Connection, jobs: Iterable[Job], owner: str) -> None:
-    """Give jobs back untouched (their destination is at its cap): due as they were."""
-    _RELEASE.run_many(conn, [{"id": j.id, "owner": owner} for j in jobs])
-
-
 def finish(conn: Connection, job: Job, reply: str) -> None:
     _FINISH.run(conn, {"id": job.id, "attempts": job.attempts + 1, "reply": reply})
 
