@@ -22,13 +22,14 @@ import bisect
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
+
+from loadgen_setup import stop_process
 
 SMTP_SINK = "/usr/sbin/smtp-sink"
 _MESG = re.compile(rb"mesg=(\d+)")
@@ -158,13 +159,7 @@ class Sink:
         child = self.child
         if child is None:
             return
-        if child.poll() is None:
-            child.send_signal(signal.SIGTERM)
-            try:
-                child.wait(10)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait(5)
+        stop_process(child, 10)
         if self._reader is not None:
             self._reader.join(5)
         if child.stdout is not None:

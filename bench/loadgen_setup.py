@@ -25,6 +25,17 @@ BASELINE_KEY = ("AKIABASELINEBENCH000", "baseline/secret/not/checked/by/the/base
 _VERIFY_LINK = re.compile(r"/verify/([A-Za-z0-9_~.%-]+)")
 
 
+def stop_process(child: subprocess.Popen[Any], grace: float) -> None:
+    """SIGTERM, then SIGKILL if it is still there after `grace` seconds."""
+    if child.poll() is None:
+        child.send_signal(signal.SIGTERM)
+        try:
+            child.wait(grace)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait(5)
+
+
 class Processes:
     """Child processes (server, baseline, py-spy) and temp dirs to clean up at exit."""
 
@@ -56,13 +67,7 @@ class Processes:
 
     def cleanup(self, keep: bool) -> None:
         for child in reversed(self.children):
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-                try:
-                    child.wait(15)
-                except subprocess.TimeoutExpired:
-                    child.kill()
-                    child.wait(5)
+            stop_process(child, 15)
         for path in self.temp_dirs:
             if keep:
                 print(f"kept {path}", file=sys.stderr)
