@@ -74,13 +74,6 @@ def listening_socket(address: HostPort, reuse_port: bool) -> socket.socket:
     return sock
 
 
-def wake_all(fds: Sequence[int]) -> None:
-    for fd in fds:
-        # A full pipe already holds a wake its worker has not read yet.
-        with contextlib.suppress(BlockingIOError, BrokenPipeError):
-            os.write(fd, b"w")
-
-
 class Waker:
     """Wakes the worker processes when mail was queued: one byte per pipe per loop turn."""
 
@@ -95,7 +88,10 @@ class Waker:
 
     def _send(self) -> None:
         self._pending = False
-        wake_all(self.fds)
+        for fd in self.fds:
+            # A full pipe already holds a wake its worker has not read yet.
+            with contextlib.suppress(BlockingIOError, BrokenPipeError):
+                os.write(fd, b"w")
 
 
 def _child_main(
