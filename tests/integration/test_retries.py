@@ -12,7 +12,8 @@ import pytest
 from postroom.clock import Clock, FakeClock, SystemClock
 from postroom.config import RelaySettings, Settings
 from postroom.delivery.worker import DeliveryWorker, relay_transport
-from postroom.domain.sending import Caller, Submission, admit
+from postroom.domain.admission import admit
+from postroom.domain.sending import Caller, Submission
 from postroom.store import accounts as account_store
 from postroom.store import messages as message_store
 from postroom.store.database import Database

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,8 +11,9 @@ import pytest
 
 from postroom.domain import identities as rules
 from postroom.domain import identity_service
-from postroom.domain.sending import Caller, Submission, admit
-from postroom.errors import MessageRejected, Throttling
+from postroom.domain.admission import admit, admit_all
+from postroom.domain.sending import Caller, Submission
+from postroom.errors import ClientError, MessageRejected, Throttling
 from postroom.store import accounts as account_store
 from postroom.store import identities as identity_store
 from postroom.store import messages as message_store
@@ -218,3 +220,49 @@ async def test_a_job_that_fails_after_writing_leaves_nothing_and_the_rest_commit
         assert db.query(message_store.queue_counts) == {"queued": expected}
         good = [_submission(account_id, i, ["you@example.org"], T0) for i in range(20, 40)]
     assert len(runs) >= 2
+
+
+async def test_a_batch_of_admissions_refuses_each_message_alone(db: Database) -> None:
+    """One group commit, one batch: the quota runs out part-way and a message from an
+    unverified sender is refused; each refusal writes nothing and the rest are charged."""
+    account_id = _account(db, verified=("example.com",))
+    db.transact(lambda conn: account_store.set_production(conn, account_id, 30, 1000))
+    good = [_submission(account_id, i, ["you@example.org"], T0 + i / 1000) for i in range(40)]
+    bad = _submission(account_id, 99, ["you@example.org"], T0, source="x@unverified.test")
+    results = await asyncio.gather(
+        *[db.write_batched(admit_all, s) for s in [bad, *good]], return_exceptions=True
+    )
+    assert isinstance(results[0], MessageRejected)
+    assert results[1:31] == [s.message_id for s in good[:30]]
+    assert all(isinstance(r, Throttling) and "Daily" in r.message for r in results[31:])
+    assert db.query(message_store.queue_counts) == {"queued": 30}
+    assert db.query(lambda c: usage_store.sent_last_24h(c, account_id, T0 + 1)) == 30
+    assert db.query(lambda c: message_store.load_record(c, "msg-99")) is None
+
+
+async def test_a_batch_that_raises_is_run_again_item_by_item(db: Database) -> None:
+    account_id = _account(db, verified=("example.com",))
+    db.transact(lambda conn: account_store.set_production(conn, account_id, 1000, 1000))
+    calls: list[int] = []
+
+    def fragile(conn: Any, items: list[Submission]) -> list[str | ClientError]:
+        calls.append(len(items))
+        results = admit_all(conn, items)
+        if any(s.message_id == "msg-77" for s in items):
+            raise RuntimeError("after its writes")
+        return results
+
+    subs = [_submission(account_id, i, ["you@example.org"], T0) for i in (*range(10), 77)]
+    gate = threading.Event()  # holds the writer, so that every item joins the next group
+    held = asyncio.ensure_future(db.write(lambda conn: gate.wait(5)))
+    await asyncio.sleep(0.1)
+    pending = [asyncio.ensure_future(db.write_batched(fragile, s)) for s in subs]
+    await asyncio.sleep(0)
+    gate.set()
+    await held
+    results = await asyncio.gather(*pending, return_exceptions=True)
+    assert results[:10] == [s.message_id for s in subs[:10]]
+    assert isinstance(results[10], RuntimeError)
+    assert calls[0] == 11 and calls[1:] == [1] * 11  # once for all, then one by one
+    assert db.query(message_store.queue_counts) == {"queued": 10}
+    assert db.query(lambda c: message_store.load_record(c, "msg-77")) is None

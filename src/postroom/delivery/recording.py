@@ -14,7 +14,8 @@ from postroom.delivery import retry
 from postroom.delivery.outcomes import Outcome, delay_type, expired
 from postroom.delivery.simulator import auto_reply, wants_auto_reply
 from postroom.domain import events as ev
-from postroom.domain.sending import SIMULATOR_DOMAIN, admit
+from postroom.domain.admission import admit
+from postroom.domain.sending import SIMULATOR_DOMAIN
 from postroom.store import messages as store
 from postroom.store import suppression, usage
 from postroom.wire import ids

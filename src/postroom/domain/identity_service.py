@@ -8,7 +8,8 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy.engine import Connection
 
 from postroom.domain import identities as rules
-from postroom.domain.sending import Caller, Submission, admit, internal_mail
+from postroom.domain.admission import admit
+from postroom.domain.sending import Caller, Submission, internal_mail
 from postroom.store import identities as store
 from postroom.store.database import Database
 from postroom.wire import ids

@@ -1,7 +1,7 @@
-"""Sending: validate and build a message, then admit it (one transaction) into the queue.
+"""Sending: validate and build a message, ready to be admitted into the queue.
 
-`prepare_*` run before the transaction (pure: validation and MIME); `admit` runs inside the
-group commit: check_paused -> check_verified -> check_sandbox -> reserve_quota -> enqueue.
+`prepare_*` run before the transaction (pure: validation and MIME); `admission.admit_all`
+runs inside the group commit.
 """
 
 from __future__ import annotations
@@ -12,21 +12,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy.engine import Connection
-
-from postroom.domain import identities as rules
-from postroom.domain import mail_from_service, quotas
 from postroom.errors import (
-    AccountSendingPaused,
     ClientError,
     InvalidParameterValue,
-    MessageRejected,
 )
-from postroom.store import accounts as account_store
-from postroom.store import identities as identity_store
-from postroom.store import mail_from as mail_from_store
-from postroom.store import messages as message_store
-from postroom.store import usage as usage_store
 from postroom.wire import ids
 from postroom.wire.addresses import Address, parse_address, parse_address_list
 from postroom.wire.mime import Content, build_simple_message, check_message_size
@@ -264,77 +253,3 @@ def _unique(addresses: Sequence[Address]) -> list[Address]:
     for address in addresses:
         seen.setdefault(address.addr_spec, address)
     return list(seen.values())
-
-
-def _not_verified(addresses: Sequence[Address], region: str) -> MessageRejected:
-    """SES lists the raw form and the bare address of each failing identity."""
-    listed: list[str] = []
-    for address in addresses:
-        for form in (address.raw, address.addr_spec):
-            if form not in listed:
-                listed.append(form)
-    return MessageRejected(
-        "Email address is not verified. The following identities failed the check in region "
-        f"{region.upper()}: {', '.join(listed)}"
-    )
-
-
-def _unverified(conn: Connection, caller: Caller, addresses: Sequence[Address]) -> list[Address]:
-    candidates = {a.addr_spec: rules.covering_identities(a.local, a.domain) for a in addresses}
-    verified = identity_store.verified_among(
-        conn, caller.account_id, caller.region, (c for cs in candidates.values() for c in cs)
-    )
-    return [a for a in addresses if not verified.intersection(candidates[a.addr_spec])]
-
-
-def check_mail_from(conn: Connection, caller: Caller, source: Address) -> None:
-    """BehaviorOnMXFailure=RejectMessage: no send while the MAIL FROM MX is not seen."""
-    candidates = rules.covering_identities(source.local, source.domain)
-    found = mail_from_service.most_specific(
-        mail_from_store.for_identities(conn, caller.account_id, caller.region, candidates),
-        candidates,
-    )
-    if found is not None and found.status != "Success" and found.behavior == "RejectMessage":
-        raise mail_from_service.not_verified(found)
-
-
-def admit(conn: Connection, submission: Submission) -> str:
-    """The transaction: checks, quota reservation and enqueue commit together or not at all."""
-    caller, now = submission.caller, submission.created_at
-    account = account_store.get_account(conn, caller.account_id, for_update=True)
-    if not submission.internal:
-        if not account.sending_enabled:
-            raise AccountSendingPaused("Sending is paused for this account.")
-        unverified = _unverified(conn, caller, submission.senders)
-        if unverified:
-            raise _not_verified(unverified, caller.region)
-        check_mail_from(conn, caller, submission.senders[0])
-        if account.sandbox:
-            real = [a for a in submission.recipients if not is_simulator(a)]
-            unverified = _unverified(conn, caller, real)
-            if unverified:
-                raise _not_verified(unverified, caller.region)
-        daily = sum(1 for a in submission.recipients if not is_simulator(a))
-        charge = quotas.Charge(len(submission.recipients), daily)
-        sent = usage_store.sent_last_24h(conn, account.id, now) if daily else 0
-        tokens = quotas.reserve(account, charge, sent, now)
-        account_store.save_rate_state(conn, account.id, tokens, now)
-        usage_store.charge_daily(conn, account.id, daily, now)
-    message_store.enqueue(
-        conn,
-        message_store.NewMessage(
-            message_id=submission.message_id,
-            account_id=account.id,
-            region=caller.region,
-            operation=submission.operation,
-            source=submission.source,
-            envelope_from=submission.envelope_from,
-            recipients=[a.addr_spec for a in submission.recipients],
-            subject=submission.subject,
-            raw=submission.raw,
-            tags=submission.tags,
-            created_at=now,
-            internal=submission.internal,
-        ),
-    )
-    return submission.message_id

@@ -4,18 +4,25 @@ Writes go through `Database.write()`: a single writer thread takes every job wai
 queue, runs each inside its own SAVEPOINT of one transaction, commits (fsync) once and only
 then answers the callers. Many requests, one commit: durable without one fsync per request.
 A job that raises rolls back to its savepoint and fails alone.
+
+`Database.write_batched(batch, item)` is for the hot paths (admitting a message, recording
+a delivery): every item of the group submitted with the same `batch` goes to one call,
+`batch(conn, items)`, which answers each item with a value or an exception and writes what
+it accepted with one statement per table. A batch that raises as a whole is run again item
+by item, each in its own savepoint, so one bad item still fails alone.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import fcntl
 import logging
 import os
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -29,7 +36,9 @@ from postroom.store import migrations
 from postroom.store.fastsql import Sql
 
 T = TypeVar("T")
+I = TypeVar("I")  # noqa: E741 - an item of a batch
 Job = Callable[[Connection], Any]
+Batch = Callable[[Connection, list[Any]], Sequence[Any]]
 log = logging.getLogger(__name__)
 
 MAX_GROUP = 256
@@ -152,7 +161,17 @@ class Database:
         """Run `job` in the next group commit; returns once it is durably committed."""
         if self._writer is None:
             self._writer = _GroupWriter(self)
-        return await self._writer.submit(job)
+        return await self._writer.submit(_Entry(job, None, None))
+
+    async def write_batched(
+        self, batch: Callable[[Connection, list[I]], Sequence[T | BaseException]], item: I
+    ) -> T:
+        """Run `item` with every other item of the next group commit submitted with the same
+        `batch`; returns this item's value or raises its exception, once durably committed."""
+        if self._writer is None:
+            self._writer = _GroupWriter(self)
+        result: T = await self._writer.submit(_Entry(None, batch, item))
+        return result
 
     async def read(self, job: Callable[[Connection], T]) -> T:
         return await asyncio.to_thread(self.query, job)
@@ -166,23 +185,33 @@ class Database:
             self.read_engine.dispose()
 
 
+@dataclasses.dataclass(slots=True)
+class _Entry:
+    """A plain job, or an item for a batch."""
+
+    job: Job | None
+    batch: Batch | None
+    item: Any
+    future: asyncio.Future[Any] | None = None
+
+
 class _GroupWriter:
     def __init__(self, db: Database) -> None:
         self._db = db
-        self._jobs: queue.SimpleQueue[tuple[Job, asyncio.Future[Any]] | None] = queue.SimpleQueue()
+        self._jobs: queue.SimpleQueue[_Entry | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="postroom-writer", daemon=True)
         self._thread.start()
 
-    async def submit(self, job: Callable[[Connection], T]) -> T:
-        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._jobs.put((job, future))
-        return await future
+    async def submit(self, entry: _Entry) -> Any:
+        entry.future = asyncio.get_running_loop().create_future()
+        self._jobs.put(entry)
+        return await entry.future
 
     def stop(self) -> None:
         self._jobs.put(None)
         self._thread.join(timeout=10)
 
-    def _next_group(self) -> list[tuple[Job, asyncio.Future[Any]]] | None:
+    def _next_group(self) -> list[_Entry] | None:
         first = self._jobs.get()
         if first is None:
             return None
@@ -200,21 +229,54 @@ class _GroupWriter:
 
     def _run(self) -> None:
         while (group := self._next_group()) is not None:
-            outcomes: list[tuple[bool, Any]] = []
             try:
                 with self._db.write_turn(), self._db.write_engine.begin() as conn:
-                    for job, _future in group:
-                        outcomes.append(_run_in_savepoint(conn, job))
+                    outcomes = _run_group(conn, group)
             except Exception as exc:  # the commit itself failed: nobody's work is durable
                 log.exception("group commit failed")
                 outcomes = [(False, exc)] * len(group)
-            for (_job, future), (ok, value) in zip(group, outcomes, strict=True):
+            for entry, (ok, value) in zip(group, outcomes, strict=True):
+                future = entry.future
+                assert future is not None
                 future.get_loop().call_soon_threadsafe(_settle, future, ok, value)
 
 
 _SAVEPOINT = Sql("SAVEPOINT job")
 _RELEASE = Sql("RELEASE SAVEPOINT job")
 _ROLLBACK_TO = Sql("ROLLBACK TO SAVEPOINT job")
+
+
+def _run_group(conn: Connection, group: list[_Entry]) -> list[tuple[bool, Any]]:
+    """Plain jobs one by one, each batch once over all its items (at its first item's turn)."""
+    outcomes: list[tuple[bool, Any] | None] = [None] * len(group)
+    batches: dict[Batch, list[int]] = {}
+    for index, entry in enumerate(group):
+        if entry.batch is not None:
+            batches.setdefault(entry.batch, []).append(index)
+        elif entry.job is not None:
+            outcomes[index] = _run_in_savepoint(conn, entry.job)
+    for batch, indexes in batches.items():
+        results = _run_batch(conn, batch, [group[i].item for i in indexes])
+        for index, result in zip(indexes, results, strict=True):
+            outcomes[index] = result
+    return [o if o is not None else (False, RuntimeError("not run")) for o in outcomes]
+
+
+def _run_batch(conn: Connection, batch: Batch, items: list[Any]) -> list[tuple[bool, Any]]:
+    """One savepoint for the whole batch; if it raises, each item alone in its own."""
+    _SAVEPOINT.run(conn, {})
+    try:
+        results = batch(conn, items)
+        if len(results) != len(items):
+            raise RuntimeError(f"a batch answered {len(results)} of {len(items)} items")
+    except Exception as exc:  # noqa: BLE001 - retried item by item, or handed to the caller
+        _ROLLBACK_TO.run(conn, {})
+        _RELEASE.run(conn, {})
+        if len(items) == 1:
+            return [(False, exc)]
+        return [_run_batch(conn, batch, [item])[0] for item in items]
+    _RELEASE.run(conn, {})
+    return [(not isinstance(r, BaseException), r) for r in results]
 
 
 def _run_in_savepoint(conn: Connection, job: Job) -> tuple[bool, Any]:

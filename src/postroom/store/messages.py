@@ -70,52 +70,68 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def enqueue(conn: Connection, message: NewMessage) -> None:
-    """Store the message, one queue row per recipient domain, and its Send event."""
-    _INSERT_MESSAGE.run(
+def enqueue_all(conn: Connection, new: list[NewMessage]) -> None:
+    """Store the messages, one queue row per message and recipient domain, and their Send
+    events: one statement per table for all of them."""
+    if not new:
+        return
+    _INSERT_MESSAGE.run_many(conn, [_message_row(m) for m in new])
+    _INSERT_DELIVERY.run_many(conn, [row for m in new for row in _delivery_rows(m)])
+    _INSERT_EVENT.run_many(
         conn,
-        {
-            "id": message.message_id,
-            "account_id": message.account_id,
-            "region": message.region,
-            "operation": message.operation,
-            "source": message.source,
-            "envelope_from": message.envelope_from,
-            "destinations": _dumps(message.recipients),
-            "subject": message.subject,
-            "tags": _dumps(message.tags),
-            "raw": message.raw,
-            "created_at": message.created_at,
-            "status": SEND,
-            "internal": message.internal,
-        },
-    )
+        [
+            _event_row(m.message_id, m.account_id, Event(SEND, m.recipients, m.created_at, {}))
+            for m in new
+        ],
+    )  # each message is inserted with status Send already
+
+
+def _message_row(message: NewMessage) -> dict[str, Any]:
+    return {
+        "id": message.message_id,
+        "account_id": message.account_id,
+        "region": message.region,
+        "operation": message.operation,
+        "source": message.source,
+        "envelope_from": message.envelope_from,
+        "destinations": _dumps(message.recipients),
+        "subject": message.subject,
+        "tags": _dumps(message.tags),
+        "raw": message.raw,
+        "created_at": message.created_at,
+        "status": SEND,
+        "internal": message.internal,
+    }
+
+
+def _delivery_rows(message: NewMessage) -> list[dict[str, Any]]:
     by_domain: dict[str, list[str]] = defaultdict(list)
     for recipient in message.recipients:
         by_domain[recipient.rpartition("@")[2].lower()].append(recipient)
-    _INSERT_DELIVERY.run_many(
-        conn,
-        [
-            {
-                "message_id": message.message_id,
-                "account_id": message.account_id,
-                "domain": domain,
-                "recipients": _dumps(rcpts),
-                "state": "queued",
-                "attempts": 0,
-                "next_attempt_at": message.created_at,
-                "created_at": message.created_at,
-            }
-            for domain, rcpts in by_domain.items()
-        ],
-    )
-    add_events(
-        conn,
-        message.message_id,
-        message.account_id,
-        [Event(SEND, message.recipients, message.created_at, {})],
-        set_status=False,  # inserted with status Send already
-    )
+    return [
+        {
+            "message_id": message.message_id,
+            "account_id": message.account_id,
+            "domain": domain,
+            "recipients": _dumps(rcpts),
+            "state": "queued",
+            "attempts": 0,
+            "next_attempt_at": message.created_at,
+            "created_at": message.created_at,
+        }
+        for domain, rcpts in by_domain.items()
+    ]
+
+
+def _event_row(message_id: str, account_id: str, event: Event) -> dict[str, Any]:
+    return {
+        "message_id": message_id,
+        "account_id": account_id,
+        "event_type": event.event_type,
+        "recipients": _dumps(event.recipients),
+        "timestamp": event.timestamp,
+        "detail": _dumps(event.detail),
+    }
 
 
 def add_events(
@@ -124,20 +140,7 @@ def add_events(
     """Append events; the message's status becomes the latest event's type."""
     if not new:
         return
-    _INSERT_EVENT.run_many(
-        conn,
-        [
-            {
-                "message_id": message_id,
-                "account_id": account_id,
-                "event_type": e.event_type,
-                "recipients": _dumps(e.recipients),
-                "timestamp": e.timestamp,
-                "detail": _dumps(e.detail),
-            }
-            for e in new
-        ],
-    )
+    _INSERT_EVENT.run_many(conn, [_event_row(message_id, account_id, e) for e in new])
     if set_status:
         _SET_STATUS.run(conn, {"message_id": message_id, "status": new[-1].event_type})
 

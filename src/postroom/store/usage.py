@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
@@ -32,9 +34,15 @@ def sent_last_24h(conn: Connection, account_id: str, now: float) -> int:
     return int(_SENT_SINCE.rows(conn, params)[0][0])
 
 
-def charge_daily(conn: Connection, account_id: str, recipients: int, now: float) -> None:
-    if recipients:
-        _CHARGE.run(conn, {"account_id": account_id, "minute": minute_of(now), "n": recipients})
+def charge_minutes(conn: Connection, account_id: str, recipients: Mapping[int, int]) -> None:
+    """Count recipients against the 24-hour quota, by minute."""
+    rows = [
+        {"account_id": account_id, "minute": minute, "n": n}
+        for minute, n in recipients.items()
+        if n
+    ]
+    if rows:
+        _CHARGE.run_many(conn, rows)
 
 
 _COUNT = Sql(

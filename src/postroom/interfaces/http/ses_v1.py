@@ -10,10 +10,10 @@ from typing import Any
 
 from postroom.domain import identities as rules
 from postroom.domain import identity_service
+from postroom.domain.admission import admit_all
 from postroom.domain.sending import (
     Caller,
     Submission,
-    admit,
     prepare_send_email,
     prepare_send_raw_email,
 )
@@ -57,8 +57,8 @@ def not_supported(name: str) -> InvalidAction:
 
 # -- sending -----------------------------------------------------------------------------
 async def _submit(ctx: Context, submission: Submission) -> Output:
-    """Admit and durably queue (group commit), then let the worker know."""
-    message_id = await ctx.services.db.write(lambda conn: admit(conn, submission))
+    """Admit and durably queue (with the rest of the group commit), then wake the worker."""
+    message_id = await ctx.services.db.write_batched(admit_all, submission)
     ctx.wake_delivery()
     return {"MessageId": message_id}
 

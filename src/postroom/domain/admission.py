@@ -1,0 +1,173 @@
+"""Admitting submissions into the queue: checks, quota and enqueue in one transaction.
+
+The group commit hands every SendEmail waiting for it to `admit_all` at once. Each message is
+checked in turn (check_paused -> check_verified -> check_mail_from -> check_sandbox ->
+reserve_quota) against state read once per batch: the account row and its 24-hour usage,
+the verified identities and MAIL FROM settings asked about. A refusal is decided before
+anything is written, so a refused message leaves nothing behind; the accepted ones are then
+written with one statement per table.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy.engine import Connection
+
+from postroom.domain import identities as rules
+from postroom.domain import mail_from_service, quotas
+from postroom.domain.accounts import Account
+from postroom.domain.sending import Caller, Submission, is_simulator
+from postroom.errors import AccountSendingPaused, ClientError, MessageRejected
+from postroom.store import accounts as account_store
+from postroom.store import identities as identity_store
+from postroom.store import mail_from as mail_from_store
+from postroom.store import messages as message_store
+from postroom.store import usage as usage_store
+from postroom.store.mail_from import MailFrom
+from postroom.wire.addresses import Address
+
+
+def admit(conn: Connection, submission: Submission) -> str:
+    """Admit one message (raises its ClientError if refused)."""
+    result = admit_all(conn, [submission])[0]
+    if isinstance(result, ClientError):
+        raise result
+    return result
+
+
+def admit_all(conn: Connection, submissions: Sequence[Submission]) -> list[str | ClientError]:
+    """Each submission's MessageId, or the ClientError that refused it (nothing written)."""
+    admission = _Admission(conn)
+    results: list[str | ClientError] = []
+    for submission in submissions:
+        try:
+            admission.take(submission)
+        except ClientError as refused:
+            results.append(refused)
+        else:
+            results.append(submission.message_id)
+    admission.write()
+    return results
+
+
+@dataclass
+class _Usage:
+    """An account as this batch changes it: rate bucket, 24-hour count, charges per minute."""
+
+    account: Account
+    sent_24h: int | None = None
+    charged: dict[int, int] = field(default_factory=lambda: defaultdict(int))
+    rate_changed: bool = False
+
+
+class _Admission:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.usage: dict[str, _Usage] = {}
+        self.verified: dict[tuple[str, str, str], bool] = {}  # (account, region, identity)
+        self.mail_from: dict[tuple[str, str, tuple[str, ...]], MailFrom | None] = {}
+        self.accepted: list[message_store.NewMessage] = []
+
+    def take(self, submission: Submission) -> None:
+        """Check and charge one message (raises ClientError, changing nothing, if refused)."""
+        caller, now = submission.caller, submission.created_at
+        usage = self._usage_of(caller.account_id)
+        account = usage.account
+        if not submission.internal:
+            if not account.sending_enabled:
+                raise AccountSendingPaused("Sending is paused for this account.")
+            self._check_verified(caller, submission.senders)
+            self._check_mail_from(caller, submission.senders[0])
+            if account.sandbox:
+                self._check_verified(
+                    caller, [a for a in submission.recipients if not is_simulator(a)]
+                )
+            daily = sum(1 for a in submission.recipients if not is_simulator(a))
+            if daily and usage.sent_24h is None:
+                usage.sent_24h = usage_store.sent_last_24h(self.conn, account.id, now)
+            charge = quotas.Charge(len(submission.recipients), daily)
+            tokens = quotas.reserve(account, charge, usage.sent_24h or 0, now)
+            usage.account = dataclasses.replace(
+                account, rate_tokens=tokens, rate_updated_at=max(now, account.rate_updated_at)
+            )
+            usage.rate_changed = True
+            if daily:
+                usage.sent_24h = (usage.sent_24h or 0) + daily
+                usage.charged[quotas.minute_of(now)] += daily
+        self.accepted.append(_new_message(submission, account.id))
+
+    def write(self) -> None:
+        for usage in self.usage.values():
+            account = usage.account
+            if usage.rate_changed:
+                account_store.save_rate_state(
+                    self.conn, account.id, account.rate_tokens, account.rate_updated_at
+                )
+            usage_store.charge_minutes(self.conn, account.id, usage.charged)
+        message_store.enqueue_all(self.conn, self.accepted)
+
+    def _usage_of(self, account_id: str) -> _Usage:
+        if account_id not in self.usage:
+            account = account_store.get_account(self.conn, account_id, for_update=True)
+            self.usage[account_id] = _Usage(account)
+        return self.usage[account_id]
+
+    def _check_verified(self, caller: Caller, addresses: Sequence[Address]) -> None:
+        candidates = {a.addr_spec: rules.covering_identities(a.local, a.domain) for a in addresses}
+        where = (caller.account_id, caller.region)
+        unknown = {c for cs in candidates.values() for c in cs if (*where, c) not in self.verified}
+        if unknown:
+            found = identity_store.verified_among(self.conn, *where, unknown)
+            self.verified.update({(*where, c): c in found for c in unknown})
+        failing = [
+            a
+            for a in addresses
+            if not any(self.verified[(*where, c)] for c in candidates[a.addr_spec])
+        ]
+        if failing:
+            raise _not_verified(failing, caller.region)
+
+    def _check_mail_from(self, caller: Caller, source: Address) -> None:
+        """BehaviorOnMXFailure=RejectMessage: no send while the MAIL FROM MX is not seen."""
+        candidates = tuple(rules.covering_identities(source.local, source.domain))
+        key = (caller.account_id, caller.region, candidates)
+        if key not in self.mail_from:
+            settings = mail_from_store.for_identities(self.conn, *key[:2], candidates)
+            self.mail_from[key] = mail_from_service.most_specific(settings, list(candidates))
+        found = self.mail_from[key]
+        if found is not None and found.status != "Success" and found.behavior == "RejectMessage":
+            raise mail_from_service.not_verified(found)
+
+
+def _not_verified(addresses: Sequence[Address], region: str) -> MessageRejected:
+    """SES lists the raw form and the bare address of each failing identity."""
+    listed: list[str] = []
+    for address in addresses:
+        for form in (address.raw, address.addr_spec):
+            if form not in listed:
+                listed.append(form)
+    return MessageRejected(
+        "Email address is not verified. The following identities failed the check in region "
+        f"{region.upper()}: {', '.join(listed)}"
+    )
+
+
+def _new_message(submission: Submission, account_id: str) -> message_store.NewMessage:
+    return message_store.NewMessage(
+        message_id=submission.message_id,
+        account_id=account_id,
+        region=submission.caller.region,
+        operation=submission.operation,
+        source=submission.source,
+        envelope_from=submission.envelope_from,
+        recipients=[a.addr_spec for a in submission.recipients],
+        subject=submission.subject,
+        raw=submission.raw,
+        tags=submission.tags,
+        created_at=submission.created_at,
+        internal=submission.internal,
+    )
