@@ -4,6 +4,7 @@ without SQLite's busy-handler back-off."""
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import os
 import threading
@@ -64,3 +65,39 @@ def test_nodes_that_accept_mail_wait_for_fsync_worker_only_nodes_do_not(
     assert synchronous("api,worker") == 2  # FULL: a MessageId only after the fsync
     assert synchronous("api") == 2
     assert synchronous("worker") == 1  # NORMAL: outcomes survive a process crash
+
+
+async def test_a_server_write_waits_for_the_turn_without_stopping_its_event_loop(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "turns.db"
+    db = Database(f"sqlite:///{path}")
+    db.transact(lambda conn: conn.execute(text("CREATE TABLE counter (n INTEGER)")))
+    other = os.open(f"{path}.write-turn", os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(other, fcntl.LOCK_EX)
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    ticker = asyncio.create_task(tick())
+    write = asyncio.create_task(
+        db.write(lambda conn: conn.execute(text("INSERT INTO counter VALUES (1)")))
+    )
+    try:
+        await asyncio.sleep(0.5)
+        assert not write.done()  # waiting for the turn...
+        assert ticks > 20  # ...while the loop goes on serving others
+        released = time.perf_counter()
+        fcntl.flock(other, fcntl.LOCK_UN)
+        await asyncio.wait_for(write, 5)
+        assert time.perf_counter() - released < 0.05
+    finally:
+        ticker.cancel()
+        fcntl.flock(other, fcntl.LOCK_UN)
+        os.close(other)
+    assert await db.read(lambda conn: conn.execute(text("SELECT n FROM counter")).scalar()) == 1
+    db.close()

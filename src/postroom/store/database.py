@@ -10,6 +10,13 @@ a delivery): every item of the group submitted with the same `batch` goes to one
 `batch(conn, items)`, which answers each item with a value or an exception and writes what
 it accepted with one statement per table. A batch that raises as a whole is run again item
 by item, each in its own savepoint, so one bad item still fails alone.
+
+Who runs the group commits depends on the engine. SQLite has one writer at a time, so a
+write transaction must be short in wall time: it runs on the event loop's own thread
+(`_LoopWriter`), where no other Python thread takes the GIL between its statements (from a
+writer thread, every statement gave the GIL up and waited up to a switch interval to get it
+back, with SQLite's lock held all the while). PostgreSQL runs writers side by side, and its
+round trips are waited out in a writer thread (`_ThreadWriter`).
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import logging
 import os
 import queue
 import threading
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -88,22 +96,64 @@ class _WriteTurns:
         self._fds: tuple[int, int] | None = None
         self._local = threading.Lock()  # one holder per process; flock is per open file
 
-    @contextlib.contextmanager
-    def held(self) -> Iterator[None]:
-        with self._local:
-            if self._fds is None:
-                queue_fd, turn_fd = (os.open(p, os.O_RDWR | os.O_CREAT, 0o600) for p in self._paths)
-                self._fds = (queue_fd, turn_fd)
-            queue_fd, turn_fd = self._fds
-            fcntl.flock(queue_fd, fcntl.LOCK_EX)
+    def _files(self) -> tuple[int, int]:
+        if self._fds is None:
+            queue_fd, turn_fd = (os.open(p, os.O_RDWR | os.O_CREAT, 0o600) for p in self._paths)
+            self._fds = (queue_fd, turn_fd)
+        return self._fds
+
+    def take(self) -> None:
+        """Wait in line for the turn."""
+        self._local.acquire()
+        queue_fd, turn_fd = self._files()
+        fcntl.flock(queue_fd, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(turn_fd, fcntl.LOCK_EX)
+        finally:
+            fcntl.flock(queue_fd, fcntl.LOCK_UN)
+
+    def try_take(self) -> bool:
+        """Take the turn if nobody holds it or waits for it; never waits."""
+        if not self._local.acquire(blocking=False):
+            return False
+        queue_fd, turn_fd = self._files()
+        try:
+            fcntl.flock(queue_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             try:
-                fcntl.flock(turn_fd, fcntl.LOCK_EX)
+                fcntl.flock(turn_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             finally:
                 fcntl.flock(queue_fd, fcntl.LOCK_UN)
-            try:
-                yield
-            finally:
-                fcntl.flock(turn_fd, fcntl.LOCK_UN)
+        except BlockingIOError:
+            self._local.release()
+            return False
+        return True
+
+    def give(self) -> None:
+        fcntl.flock(self._files()[1], fcntl.LOCK_UN)
+        self._local.release()
+
+    async def take_async(self) -> None:
+        """Take the turn without blocking the event loop (the wait happens in a thread)."""
+        if self.try_take():
+            return
+        waiting = asyncio.ensure_future(asyncio.to_thread(self.take))
+        try:
+            await asyncio.shield(waiting)
+        except asyncio.CancelledError:  # the turn comes anyway: hand it straight back
+            waiting.add_done_callback(self._give_if_taken)
+            raise
+
+    def _give_if_taken(self, waiting: asyncio.Future[None]) -> None:
+        if not waiting.cancelled() and waiting.exception() is None:
+            self.give()
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        self.take()
+        try:
+            yield
+        finally:
+            self.give()
 
 
 class Database:
@@ -125,7 +175,10 @@ class Database:
             self.read_engine = self.write_engine
         else:
             raise ValueError(f"unsupported database URL scheme: {url.split(':', 1)[0]}")
-        self._writer: _GroupWriter | None = None
+        self._writer: _ThreadWriter | None = None
+        self._loop_writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopWriter] = (
+            weakref.WeakKeyDictionary()
+        )
 
     # -- schema -------------------------------------------------------------------------
     def create_schema(self) -> None:
@@ -159,19 +212,26 @@ class Database:
     # -- asynchronous use (servers) -----------------------------------------------------
     async def write(self, job: Callable[[Connection], T]) -> T:
         """Run `job` in the next group commit; returns once it is durably committed."""
-        if self._writer is None:
-            self._writer = _GroupWriter(self)
-        return await self._writer.submit(_Entry(job, None, None))
+        result: T = await self._group_writer().submit(_Entry(job, None, None))
+        return result
 
     async def write_batched(
         self, batch: Callable[[Connection, list[I]], Sequence[T | BaseException]], item: I
     ) -> T:
         """Run `item` with every other item of the next group commit submitted with the same
         `batch`; returns this item's value or raises its exception, once durably committed."""
-        if self._writer is None:
-            self._writer = _GroupWriter(self)
-        result: T = await self._writer.submit(_Entry(None, batch, item))
+        result: T = await self._group_writer().submit(_Entry(None, batch, item))
         return result
+
+    def _group_writer(self) -> _LoopWriter | _ThreadWriter:
+        if self._turns is not None:  # SQLite: on this event loop's thread
+            loop = asyncio.get_running_loop()
+            if loop not in self._loop_writers:
+                self._loop_writers[loop] = _LoopWriter(self, self._turns)
+            return self._loop_writers[loop]
+        if self._writer is None:
+            self._writer = _ThreadWriter(self)
+        return self._writer
 
     async def read(self, job: Callable[[Connection], T]) -> T:
         return await asyncio.to_thread(self.query, job)
@@ -180,6 +240,9 @@ class Database:
         if self._writer is not None:
             self._writer.stop()
             self._writer = None
+        for writer in list(self._loop_writers.values()):
+            writer.stop()
+        self._loop_writers.clear()
         self.write_engine.dispose()
         if self.read_engine is not self.write_engine:
             self.read_engine.dispose()
@@ -195,7 +258,62 @@ class _Entry:
     future: asyncio.Future[Any] | None = None
 
 
-class _GroupWriter:
+def _commit_group(db: Database, group: list[_Entry]) -> list[tuple[bool, Any]]:
+    """One transaction for the group (the caller holds the write turn)."""
+    try:
+        with db.write_engine.begin() as conn:
+            return _run_group(conn, group)
+    except Exception as exc:  # the commit itself failed: nobody's work is durable
+        log.exception("group commit failed")
+        return [(False, exc)] * len(group)
+
+
+class _LoopWriter:
+    """Group commits on the event loop's thread: wait for the turn (in a thread, if another
+    process has it), take everything submitted meanwhile, commit, answer."""
+
+    def __init__(self, db: Database, turns: _WriteTurns) -> None:
+        self._db = db
+        self._turns = turns
+        self._pending: list[_Entry] = []
+        self._ready = asyncio.Event()
+        self._loop = asyncio.get_running_loop()
+        self._task = self._loop.create_task(self._run())
+
+    async def submit(self, entry: _Entry) -> Any:
+        entry.future = self._loop.create_future()
+        self._pending.append(entry)
+        self._ready.set()
+        return await entry.future
+
+    def stop(self) -> None:
+        if not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._task.cancel)
+
+    async def _run(self) -> None:
+        try:
+            while True:
+                await self._ready.wait()
+                await asyncio.sleep(0)  # requests ready to run now join this group
+                await self._turns.take_async()
+                try:
+                    group = self._pending[:MAX_GROUP]
+                    del self._pending[:MAX_GROUP]
+                    if not self._pending:
+                        self._ready.clear()
+                    outcomes = _commit_group(self._db, group)
+                finally:
+                    self._turns.give()
+                for entry, (ok, value) in zip(group, outcomes, strict=True):
+                    assert entry.future is not None
+                    _settle(entry.future, ok, value)
+        finally:
+            for entry in self._pending:
+                if entry.future is not None and not entry.future.done():
+                    entry.future.set_exception(RuntimeError("the database was closed"))
+
+
+class _ThreadWriter:
     def __init__(self, db: Database) -> None:
         self._db = db
         self._jobs: queue.SimpleQueue[_Entry | None] = queue.SimpleQueue()
@@ -229,12 +347,7 @@ class _GroupWriter:
 
     def _run(self) -> None:
         while (group := self._next_group()) is not None:
-            try:
-                with self._db.write_turn(), self._db.write_engine.begin() as conn:
-                    outcomes = _run_group(conn, group)
-            except Exception as exc:  # the commit itself failed: nobody's work is durable
-                log.exception("group commit failed")
-                outcomes = [(False, exc)] * len(group)
+            outcomes = _commit_group(self._db, group)
             for entry, (ok, value) in zip(group, outcomes, strict=True):
                 future = entry.future
                 assert future is not None
