@@ -15,6 +15,7 @@ from postroom.domain.admission import admit, admit_all
 from postroom.domain.sending import Caller, Submission
 from postroom.errors import ClientError, MessageRejected, Throttling
 from postroom.store import accounts as account_store
+from postroom.store import attempts as attempt_store
 from postroom.store import identities as identity_store
 from postroom.store import messages as message_store
 from postroom.store import usage as usage_store
@@ -127,7 +128,7 @@ def test_expired_lease_is_taken_by_another_worker(db: Database) -> None:
     # w1 died without finishing: after the lease expires w2 takes both jobs.
     again = db.transact(lambda c: message_store.claim(c, "w2", T0 + 61, 60, 10))
     assert sorted(j.id for j in again) == sorted(j.id for j in first)
-    db.transact(lambda c: message_store.finish(c, again[0], "250 ok"))
+    db.transact(lambda c: attempt_store.finish(c, again[0], "250 ok"))
     rest = db.transact(lambda c: message_store.claim(c, "w3", T0 + 200, 60, 10))
     assert [j.id for j in rest] == [again[1].id]
 

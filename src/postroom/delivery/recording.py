@@ -5,6 +5,7 @@ delivers twice and never loses a message."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.engine import Connection
@@ -17,7 +18,8 @@ from postroom.domain import events as ev
 from postroom.domain.admission import admit
 from postroom.domain.sending import SIMULATOR_DOMAIN
 from postroom.store import messages as store
-from postroom.store import suppression, usage
+from postroom.store import suppression
+from postroom.store.attempts import AttemptWrites
 from postroom.wire import ids
 
 
@@ -42,6 +44,18 @@ class OutcomeRecorder:
 
     def record(self, conn: Connection, attempt: Attempt) -> None:
         """Events, statistics, mailbox and the queue row, in the caller's transaction."""
+        self.record_all(conn, [attempt])
+
+    def record_all(self, conn: Connection, attempts: Sequence[Attempt]) -> list[None]:
+        """Record a group of attempts (a batch of the group commit): one statement per
+        table for all of them."""
+        writes = AttemptWrites()
+        for attempt in attempts:
+            self._plan(conn, attempt, writes)
+        writes.apply(conn)
+        return [None] * len(attempts)
+
+    def _plan(self, conn: Connection, attempt: Attempt, writes: AttemptWrites) -> None:
         job, record, now = attempt.job, attempt.record, attempt.finished
         outcomes = attempt.outcomes
         deferred = [o for o in outcomes if o.kind == "deferred"]
@@ -53,9 +67,9 @@ class OutcomeRecorder:
             outcomes = [expired(o) if o.kind == "deferred" else o for o in outcomes]
             deferred = []
         new_events = self._events(record, outcomes, now, attempt.remote_ip)
-        store.add_events(conn, job.message_id, job.account_id, new_events)
+        writes.add_events(job.message_id, job.account_id, new_events)
         if not record.internal:
-            self._count(conn, job, outcomes, now)
+            writes.count(job.account_id, now, self._counts(job, outcomes))
         delivered = [o.recipient for o in outcomes if o.kind in ("delivered", "complained")]
         for recipient in delivered:
             if job.domain == SIMULATOR_DOMAIN and wants_auto_reply(recipient):
@@ -65,14 +79,12 @@ class OutcomeRecorder:
         if job.domain != SIMULATOR_DOMAIN:
             self._suppress(conn, job, outcomes, now)
         if attempt.captured and delivered:
-            store.keep_in_mailbox(
-                conn, job.message_id, job.account_id, delivered, now, attempt.dkim_signature
-            )
+            writes.keep_in_mailbox(job, delivered, now, attempt.dkim_signature)
         last_reply = outcomes[-1].reply if outcomes else ""
         if deferred:
-            store.reschedule(conn, job, next_at, last_reply, [o.recipient for o in deferred])
+            writes.reschedule(job, next_at, last_reply, [o.recipient for o in deferred])
         else:
-            store.finish(conn, job, last_reply)
+            writes.finish(job, last_reply)
 
     def _suppress(
         self, conn: Connection, job: store.Job, outcomes: list[Outcome], now: float
@@ -148,7 +160,7 @@ class OutcomeRecorder:
             )
         return found
 
-    def _count(self, conn: Connection, job: store.Job, outcomes: list[Outcome], now: float) -> None:
+    def _counts(self, job: store.Job, outcomes: list[Outcome]) -> dict[str, int]:
         attempted = [o for o in outcomes if o.kind != "deferred"]
         counts = {
             "delivery_attempts": len(attempted),
@@ -163,4 +175,4 @@ class OutcomeRecorder:
                 and not o.policy
             )  # fmt: skip
             counts["rep_complaints"] = sum(1 for o in sent if o.kind == "complained")
-        usage.count_stats(conn, job.account_id, now, **counts)
+        return counts

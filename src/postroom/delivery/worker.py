@@ -34,6 +34,7 @@ from postroom.domain.dkim_service import DkimSigner
 from postroom.domain.identities import covering_identities
 from postroom.domain.mail_from_service import most_specific
 from postroom.domain.sending import SIMULATOR_DOMAIN
+from postroom.store import attempts as attempt_store
 from postroom.store import mail_from as mail_from_store
 from postroom.store import messages as store
 from postroom.store import suppression
@@ -247,7 +248,7 @@ class DeliveryWorker:
                 )
             )  # fmt: skip
         results = await asyncio.gather(
-            *(self.db.write(partial(self.recorder.record, attempt=a)) for a in attempts),
+            *(self.db.write_batched(self.recorder.record_all, a) for a in attempts),
             return_exceptions=True,
         )
         for attempt, result in zip(attempts, results, strict=True):
@@ -271,9 +272,8 @@ class DeliveryWorker:
         lease = self.settings.lease_seconds
         while True:
             await asyncio.sleep(lease / 3)
-            extend = partial(
-                store.extend_lease, job=job, owner=self.owner, until=self.clock.now() + lease
-            )
+            until = self.clock.now() + lease
+            extend = partial(attempt_store.extend_lease, job=job, owner=self.owner, until=until)
             try:
                 await self.db.write(extend)
             except Exception:
@@ -335,7 +335,7 @@ class DeliveryWorker:
                 classify(r.recipient, r.code, r.enhanced, r.text) for r in result.recipients
             ]
         attempt = Attempt(job, record, envelope_from, outcomes, self.clock.now(), False, remote_ip)
-        await self.db.write(lambda conn: self.recorder.record(conn, attempt))
+        await self.db.write_batched(self.recorder.record_all, attempt)
 
     def _mail_from(self, record: ev.MailRecord, envelope_from: str, custom: str | None) -> str:
         """VERP: `<MessageId>@<custom MAIL FROM or bounce domain>`; a null sender (auto-

@@ -59,14 +59,13 @@ _INSERT_DELIVERY = Sql(
     "next_attempt_at, created_at) VALUES (:message_id, :account_id, :domain, :recipients, "
     ":state, :attempts, :next_attempt_at, :created_at)"
 )
-_INSERT_EVENT = Sql(
+INSERT_EVENT = Sql(
     "INSERT INTO events (message_id, account_id, event_type, recipients, timestamp, detail) "
     "VALUES (:message_id, :account_id, :event_type, :recipients, :timestamp, :detail)"
 )
-_SET_STATUS = Sql("UPDATE messages SET status = :status WHERE id = :message_id")
 
 
-def _dumps(value: Any) -> str:
+def dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
@@ -77,10 +76,10 @@ def enqueue_all(conn: Connection, new: list[NewMessage]) -> None:
         return
     _INSERT_MESSAGE.run_many(conn, [_message_row(m) for m in new])
     _INSERT_DELIVERY.run_many(conn, [row for m in new for row in _delivery_rows(m)])
-    _INSERT_EVENT.run_many(
+    INSERT_EVENT.run_many(
         conn,
         [
-            _event_row(m.message_id, m.account_id, Event(SEND, m.recipients, m.created_at, {}))
+            event_row(m.message_id, m.account_id, Event(SEND, m.recipients, m.created_at, {}))
             for m in new
         ],
     )  # each message is inserted with status Send already
@@ -94,9 +93,9 @@ def _message_row(message: NewMessage) -> dict[str, Any]:
         "operation": message.operation,
         "source": message.source,
         "envelope_from": message.envelope_from,
-        "destinations": _dumps(message.recipients),
+        "destinations": dumps(message.recipients),
         "subject": message.subject,
-        "tags": _dumps(message.tags),
+        "tags": dumps(message.tags),
         "raw": message.raw,
         "created_at": message.created_at,
         "status": SEND,
@@ -113,7 +112,7 @@ def _delivery_rows(message: NewMessage) -> list[dict[str, Any]]:
             "message_id": message.message_id,
             "account_id": message.account_id,
             "domain": domain,
-            "recipients": _dumps(rcpts),
+            "recipients": dumps(rcpts),
             "state": "queued",
             "attempts": 0,
             "next_attempt_at": message.created_at,
@@ -123,26 +122,15 @@ def _delivery_rows(message: NewMessage) -> list[dict[str, Any]]:
     ]
 
 
-def _event_row(message_id: str, account_id: str, event: Event) -> dict[str, Any]:
+def event_row(message_id: str, account_id: str, event: Event) -> dict[str, Any]:
     return {
         "message_id": message_id,
         "account_id": account_id,
         "event_type": event.event_type,
-        "recipients": _dumps(event.recipients),
+        "recipients": dumps(event.recipients),
         "timestamp": event.timestamp,
-        "detail": _dumps(event.detail),
+        "detail": dumps(event.detail),
     }
-
-
-def add_events(
-    conn: Connection, message_id: str, account_id: str, new: list[Event], *, set_status: bool = True
-) -> None:
-    """Append events; the message's status becomes the latest event's type."""
-    if not new:
-        return
-    _INSERT_EVENT.run_many(conn, [_event_row(message_id, account_id, e) for e in new])
-    if set_status:
-        _SET_STATUS.run(conn, {"message_id": message_id, "status": new[-1].event_type})
 
 
 _CANDIDATES = (
@@ -189,63 +177,6 @@ def claim(
     jobs = [Job(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5], r[6]) for r in rows]
     jobs.sort(key=lambda job: job.id)
     return jobs
-
-
-_FINISH = Sql(
-    "UPDATE deliveries SET state = 'done', attempts = :attempts, lease_owner = NULL, "
-    "lease_until = NULL, last_reply = :reply WHERE id = :id"
-)
-_RESCHEDULE = Sql(
-    "UPDATE deliveries SET attempts = :attempts, next_attempt_at = :next_at, "
-    "lease_owner = NULL, lease_until = NULL, last_reply = :reply, recipients = :recipients "
-    "WHERE id = :id"
-)
-_KEEP = Sql(
-    "INSERT INTO mailbox (message_id, account_id, recipients, delivered_at, dkim_signature) "
-    "VALUES (:message_id, :account_id, :recipients, :delivered_at, :dkim_signature)"
-)
-
-
-_EXTEND = Sql(
-    "UPDATE deliveries SET lease_until = :until WHERE id = :id AND lease_owner = :owner "
-    "AND state = 'queued'"
-)
-
-
-def extend_lease(conn: Connection, job: Job, owner: str, until: float) -> None:
-    """A worker still busy with a job keeps it (a dead one stops extending and loses it)."""
-    _EXTEND.run(conn, {"id": job.id, "owner": owner, "until": until})
-
-
-def finish(conn: Connection, job: Job, reply: str) -> None:
-    _FINISH.run(conn, {"id": job.id, "attempts": job.attempts + 1, "reply": reply})
-
-
-def reschedule(
-    conn: Connection, job: Job, when: float, reply: str, recipients: list[str] | None = None
-) -> None:
-    params = {
-        "id": job.id,
-        "attempts": job.attempts + 1,
-        "next_at": when,
-        "reply": reply,
-        "recipients": _dumps(job.recipients if recipients is None else recipients),
-    }
-    _RESCHEDULE.run(conn, params)
-
-
-def keep_in_mailbox(
-    conn: Connection, message_id: str, account_id: str, recipients: list[str], when: float,
-    dkim_signature: bytes | None = None,
-) -> None:  # fmt: skip
-    params = {
-        "message_id": message_id,
-        "account_id": account_id,
-        "recipients": _dumps(recipients),
-        "delivered_at": when,
-        "dkim_signature": dkim_signature,
-    }
-    _KEEP.run(conn, params)
 
 
 def _record(row: Any) -> MailRecord:
