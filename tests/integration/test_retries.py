@@ -4,7 +4,7 @@ deferrals back off and then bounce as Transient; a slow delivery keeps its lease
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -46,12 +46,14 @@ def _worker(db: Database, sink: SinkServer, clock: Clock, **settings: float) -> 
     return DeliveryWorker(db, config, clock, relay_transport(config))
 
 
-def _queue_one(db: Database, when: float = T0) -> str:
+def _queue_one(
+    db: Database, when: float = T0, recipients: Sequence[str] = ("a@example.org",)
+) -> str:
     def job(conn: object) -> str:
         account = account_store.insert_account(conn, "retry", when)  # type: ignore[arg-type]
         submission = Submission(
             caller=Caller(account.id, "us-east-1"), operation="SendEmail",
-            message_id="retry-1", senders=[], recipients=[parse_address("a@example.org")],
+            message_id="retry-1", senders=[], recipients=[parse_address(r) for r in recipients],
             envelope_from="app@example.com", source="app@example.com", subject="s",
             raw=b"Subject: s\r\n\r\nx\r\n", created_at=when, internal=True,
         )  # fmt: skip
@@ -129,3 +131,30 @@ async def test_a_slow_delivery_keeps_its_lease(db: Database, smarthost: SinkServ
     kinds = [e.event_type for e in db.query(lambda c: message_store.events_of(c, message_id))]
     assert kinds == ["Send", "Delivery"]
     assert len(smarthost.messages) == 1  # delivered once
+
+
+async def test_attempts_recorded_together_keep_each_outcome(db: Database) -> None:
+    """Three destinations of one message finish in the same group commit (one batch of
+    OutcomeRecorder.record_all): each queue row and event is its own."""
+    replies = {"@example.org": GREYLISTED, "@example.net": "550 5.1.1 No such user"}
+    sink = SinkServer(behaviour=SinkBehaviour(rcpt_replies=replies))
+    await sink.start()
+    try:
+        worker = _worker(db, sink, FakeClock(T0))
+        to = ["a@example.org", "b@example.net", "c@example.com"]
+        message_id = _queue_one(db, recipients=to)
+        assert await _run_due(worker) == 3
+    finally:
+        await sink.stop()
+    rows = {r["domain"]: r for r in db.query(lambda c: message_store.queue_rows(c, message_id))}
+    assert {d: (r["state"], r["attempts"]) for d, r in rows.items()} == {
+        "example.org": ("queued", 1), "example.net": ("done", 1), "example.com": ("done", 1),
+    }  # fmt: skip
+    assert rows["example.org"]["next_attempt_at"] > T0
+    events = db.query(lambda c: message_store.events_of(c, message_id))
+    by_kind = {e.event_type: e for e in events}
+    assert sorted(by_kind) == ["Bounce", "Delivery", "DeliveryDelay", "Send"] and len(events) == 4
+    assert by_kind["Delivery"].recipients == ["c@example.com"]
+    assert by_kind["Bounce"].detail["bouncedRecipients"][0]["emailAddress"] == "b@example.net"
+    assert by_kind["DeliveryDelay"].recipients == ["a@example.org"]
+    assert [m.rcpt_tos for m in sink.messages] == [["c@example.com"]]
