@@ -3,13 +3,14 @@
 aiosmtplib speaks in lock-step: its protocol object parses one reply per command and
 drops bytes that arrive while no command is waiting, which loses the second of two
 replies that come in one TCP segment. `adopt` gives an open connection a protocol that
-keeps every reply in order, so that `exchange` can write a group of commands (MAIL FROM
-and all its RCPT TOs) in one send and then read their replies one by one: one round trip
-for the envelope instead of one per command. Commands are checked for control
-characters exactly as aiosmtplib's own `execute_command` does.
+keeps every reply in order, so that `exchange` can write a group of commands (MAIL FROM,
+all its RCPT TOs and DATA, the last command a group may hold) in one send and then read
+their replies one by one: one round trip for the envelope instead of one per command.
+`send_content` then sends the message, dot-stuffed, after a 354. Commands are checked for
+control characters exactly as aiosmtplib's own `execute_command` does.
 
-Everything else (connect, EHLO, STARTTLS, AUTH, DATA, QUIT) stays aiosmtplib's: the
-adopted protocol behaves the same for commands sent one at a time.
+Everything else (connect, EHLO, STARTTLS, AUTH, QUIT) stays aiosmtplib's: the adopted
+protocol behaves the same for commands sent one at a time.
 """
 
 from __future__ import annotations
@@ -17,7 +18,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from aiosmtplib import SMTP, SMTPResponse, SMTPResponseException, SMTPServerDisconnected
-from aiosmtplib.protocol import MAX_RESPONSE_LENGTH, SMTPProtocol
+from aiosmtplib.protocol import (
+    MAX_RESPONSE_LENGTH,
+    PERIOD_REGEX,
+    SMTPProtocol,
+    normalize_message_line_endings,
+)
 
 # A group of 100 RCPT replies is far below this; a server that sends more is broken.
 MAX_BUFFERED_BYTES = MAX_RESPONSE_LENGTH * 8
@@ -72,17 +78,28 @@ def command_line(*parts: bytes) -> bytes:
 
 
 async def exchange(smtp: SMTP, lines: Sequence[bytes], timeout: float) -> list[SMTPResponse]:
-    """Send `lines` (from `command_line`) in one write, then read one reply for each.
+    """Send `lines` (from `command_line`) in one write, then read one reply for each."""
+    return await _send(smtp, b"".join(lines), len(lines), timeout)
 
-    On a lost connection or a reply timeout the connection is closed (its replies can no
+
+async def send_content(smtp: SMTP, data: bytes, timeout: float) -> SMTPResponse:
+    """After a 354: the message, line endings made CRLF and leading dots doubled, then the
+    lone dot; returns the final reply (as aiosmtplib's `data` sends it)."""
+    content = PERIOD_REGEX.sub(b"..", normalize_message_line_endings(data)) + b".\r\n"
+    (response,) = await _send(smtp, content, 1, timeout)
+    return response
+
+
+async def _send(smtp: SMTP, payload: bytes, replies: int, timeout: float) -> list[SMTPResponse]:
+    """On a lost connection or a reply timeout the connection is closed (its replies can no
     longer be paired with commands) and the aiosmtplib exception propagates."""
     protocol = smtp.protocol
     if protocol is None or not smtp.is_connected:
         raise SMTPServerDisconnected("Server not connected")
     adopt(smtp)
     try:
-        protocol.write(b"".join(lines))
-        return [await protocol.read_response(timeout=timeout) for _ in lines]
+        protocol.write(payload)
+        return [await protocol.read_response(timeout=timeout) for _ in range(replies)]
     except Exception:
         smtp.close()
         raise

@@ -272,17 +272,33 @@ class _Session:
                 )
             except ValueError:
                 self.replies[index] = SmtpReply(501, "5.1.3", "Bad recipient address syntax")
+        if not rcpts:
+            return  # every address was refused as malformed
         if self.smtp.supports_extension("pipelining"):
-            accepted = await self._envelope_pipelined(mail, rcpts)
+            accepted, data_reply = await self._envelope_pipelined(mail, rcpts)
+            if accepted and data_reply.code == 354:
+                reply = await self._content(data)
+            elif accepted:  # DATA refused: that is every accepted recipient's result
+                reply = data_reply
+            else:
+                await self._abandon(data_reply)
+                return
         else:
             accepted = await self._envelope_in_turn(mail, rcpts)
-        if accepted:
+            if not accepted:
+                await self._abandon(None)
+                return
             reply = await self._data(data)
-            for index in accepted:
-                self.replies[index] = reply
-        else:  # every RCPT refused: end the open transaction so the session can be reused
-            self.stage = "RSET"
-            await self._command(b"RSET\r\n")
+        for index in accepted:
+            self.replies[index] = reply
+
+    async def _abandon(self, data_reply: SmtpReply | None) -> None:
+        """Every RCPT was refused: end the transaction so that the session can be reused
+        (a server that said 354 to DATA anyway gets an empty message first)."""
+        if data_reply is not None and data_reply.code == 354:
+            await self._content(b"")
+        self.stage = "RSET"
+        await self._command(b"RSET\r\n")
 
     async def _envelope_in_turn(self, mail: bytes, rcpts: list[tuple[int, bytes]]) -> list[int]:
         """MAIL, then each RCPT, each waiting for its reply; the accepted indexes."""
@@ -295,20 +311,25 @@ class _Session:
             index for index, rcpt in rcpts if self._rcpt_result(index, await self._command(rcpt))
         ]
 
-    async def _envelope_pipelined(self, mail: bytes, rcpts: list[tuple[int, bytes]]) -> list[int]:
-        """MAIL and every RCPT in one write (RFC 2920), then their replies in order."""
+    async def _envelope_pipelined(
+        self, mail: bytes, rcpts: list[tuple[int, bytes]]
+    ) -> tuple[list[int], SmtpReply]:
+        """MAIL, every RCPT and DATA in one write (RFC 2920), then their replies in order:
+        the accepted indexes and the reply to DATA."""
         self.stage = "MAIL FROM"
-        responses = await pipelining.exchange(
-            self.smtp, [mail, *(rcpt for _, rcpt in rcpts)], self.config.timeout
-        )
+        lines = [mail, *(rcpt for _, rcpt in rcpts), b"DATA\r\n"]
+        responses = await pipelining.exchange(self.smtp, lines, self.config.timeout)
         replies = [parse_reply(r.code, r.message) for r in responses]
         if replies[0].code // 100 != 2:
+            if replies[-1].code == 354:  # a server in DATA after all: leave it cleanly
+                await self._content(b"")
             raise SessionAbort(replies[0])  # the RCPT replies (503 and the like) say nothing more
-        return [
+        accepted = [
             index
-            for (index, _), reply in zip(rcpts, replies[1:], strict=True)
+            for (index, _), reply in zip(rcpts, replies[1:-1], strict=True)
             if self._rcpt_result(index, reply)
         ]
+        return accepted, replies[-1]
 
     def _rcpt_result(self, index: int, reply: SmtpReply) -> bool:
         """Keep a refusal as the recipient's result; True when it was accepted."""
@@ -323,6 +344,11 @@ class _Session:
             response = await self.smtp.data(data)
         except SMTPResponseException as exc:  # 354 refused, or the final reply not 250
             return parse_reply(exc.code, exc.message)
+        return parse_reply(response.code, response.message)
+
+    async def _content(self, data: bytes) -> SmtpReply:
+        self.stage = "DATA"
+        response = await pipelining.send_content(self.smtp, data, self.config.timeout)
         return parse_reply(response.code, response.message)
 
     async def _command(self, line: bytes) -> SmtpReply:
