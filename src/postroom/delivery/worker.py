@@ -141,9 +141,9 @@ class DeliveryWorker:
         self.owner = f"worker-{uuid.uuid4().hex[:12]}"
         self.reporting_mta = settings.helo_name
         self._wake = asyncio.Event()
-        self._slots = asyncio.Semaphore(settings.workers)
         self._tasks: set[asyncio.Task[None]] = set()
-        self._in_flight: Counter[str] = Counter()  # remote deliveries per recipient domain
+        self._talking: set[int] = set()  # jobs in an SMTP session now (not yet recording)
+        self._in_flight: Counter[str] = Counter()  # of those, per recipient domain
 
     def wake(self) -> None:
         self._wake.set()
@@ -171,7 +171,7 @@ class DeliveryWorker:
     async def _claim_batch(self) -> int:
         # Local deliveries (capture, simulator) are cheap and done in batches; remote ones
         # (relay) run as tasks, at most `workers` at a time.
-        remote_free = self.settings.workers - len(self._tasks)
+        remote_free = self.settings.workers - len(self._talking)
         limit = LOCAL_BATCH if self.transport is None else remote_free
         if limit <= 0:
             return 0
@@ -194,13 +194,14 @@ class DeliveryWorker:
         # falls meanwhile): one slow destination never takes every slot.
         remote = [j for j in jobs if not self._is_local(j)]
         for job in remote:
+            self._talking.add(job.id)
             self._in_flight[job.domain] += 1
         if remote:  # one read for the whole batch, then one task per delivery
             prepared = await self.db.read_now(lambda conn: self._prepare(conn, remote))
             for job in remote:
                 task = asyncio.create_task(self._deliver_guarded(job, prepared.get(job.id)))
                 self._tasks.add(task)
-                task.add_done_callback(partial(self._task_done, domain=job.domain))
+                task.add_done_callback(partial(self._task_done, job=job))
         if local:
             await self._deliver_locally(local)
         return len(jobs)
@@ -208,10 +209,17 @@ class DeliveryWorker:
     def _is_local(self, job: store.Job) -> bool:
         return self.transport is None or job.domain == SIMULATOR_DOMAIN
 
-    def _task_done(self, task: asyncio.Task[None], domain: str) -> None:
+    def _task_done(self, task: asyncio.Task[None], job: store.Job) -> None:
         self._tasks.discard(task)
-        self._in_flight[domain] -= 1
-        self.wake()  # a slot is free: claim more at once
+        self._hang_up(job)
+
+    def _hang_up(self, job: store.Job) -> None:
+        """The job's SMTP session is over: its slot, and its destination's, are free (the
+        recording that follows needs neither)."""
+        if job.id in self._talking:
+            self._talking.discard(job.id)
+            self._in_flight[job.domain] -= 1
+            self.wake()
 
     async def drain(self) -> None:
         if self._tasks:
@@ -265,16 +273,15 @@ class DeliveryWorker:
                 log.error("recording delivery %s failed: %r", attempt.job.id, result)
 
     async def _deliver_guarded(self, job: store.Job, prepared: Prepared | None) -> None:
-        async with self._slots:
-            heartbeat = asyncio.create_task(self._keep_lease(job))
-            try:
-                if prepared is not None:
-                    await self.deliver(job, prepared)
-            except Exception:
-                # The lease expires and another attempt takes the job: nothing is lost.
-                log.exception("delivery %s of %s failed unexpectedly", job.id, job.message_id)
-            finally:
-                heartbeat.cancel()
+        heartbeat = asyncio.create_task(self._keep_lease(job))
+        try:
+            if prepared is not None:
+                await self.deliver(job, prepared)
+        except Exception:
+            # The lease expires and another attempt takes the job: nothing is lost.
+            log.exception("delivery %s of %s failed unexpectedly", job.id, job.message_id)
+        finally:
+            heartbeat.cancel()
 
     async def _keep_lease(self, job: store.Job) -> None:
         """Extend the lease while a slow remote delivery is still going on."""
@@ -344,6 +351,7 @@ class DeliveryWorker:
                 classify(r.recipient, r.code, r.enhanced, r.text) for r in result.recipients
             ]
         attempt = Attempt(job, record, envelope_from, outcomes, self.clock.now(), False, remote_ip)
+        self._hang_up(job)
         await self.db.write_batched(self.recorder.record_all, attempt)
 
     def _mail_from(self, record: ev.MailRecord, envelope_from: str, custom: str | None) -> str:
