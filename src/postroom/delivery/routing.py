@@ -13,12 +13,15 @@ SERVFAIL) defers, since the answer may come next time.
 All I/O goes through the injected dnspython resolver, which follows CNAME chains found
 in an answer. Answers are cached per (name, type) for the smallest TTL of the records
 used (CNAMEs included), capped at an hour; negative answers for a short time; failures
-are never cached. Concurrent lookups of the same (name, type) share one query.
+are never cached. Concurrent lookups of the same (name, type) share one query. A route
+built from cached answers is kept until the first of them expires, so the next message to
+the domain costs a dictionary lookup (and the shuffle among equal preferences).
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import enum
 import ipaddress
 import random
@@ -93,6 +96,7 @@ class _Addresses:
 
 
 _Key = tuple[str, int]
+_Entry = tuple[float, "_Lookup"]  # (expires, answer) in the cache
 
 
 def _null_mx(domain: str) -> RouteFailure:
@@ -177,10 +181,18 @@ class Router:
         self._clock = clock
         self._rng = rng or random.Random()
         self._max_cache = max_cache
-        self._cache: OrderedDict[_Key, tuple[float, _Lookup]] = OrderedDict()
+        self._cache: OrderedDict[_Key, _Entry] = OrderedDict()
         self._inflight: dict[_Key, asyncio.Task[_Lookup]] = {}
+        self._routes: dict[str, tuple[float, Route, list[_Key], list[_Entry]]] = {}
 
     async def route(self, domain: str) -> Route | RouteFailure:
+        known = self._routes.pop(domain, None)
+        if known is not None and self._clock() < known[0]:
+            _, route, keys, entries = known
+            cache = self._cache
+            if all(cache.get(k) is e for k, e in zip(keys, entries, strict=True)):
+                self._routes[domain] = known  # built from what the cache still holds
+                return dataclasses.replace(route, hosts=self._order(list(route.hosts)))
         literal = _address_literal(domain.strip())
         if literal is not None:
             return Route(domain.strip(), (MxHost(literal, 0, (literal,)),), implicit=False)
@@ -194,9 +206,9 @@ class Router:
             return await self._override_route(ascii_domain, override)
         mx = await self._lookup(name, dns.rdatatype.MX)
         if mx.status is _Status.OK:
-            return await self._mx_route(ascii_domain, mx.rdata)
+            return self._remember(domain, await self._mx_route(ascii_domain, mx.rdata))
         if mx.status is _Status.NODATA:
-            return await self._implicit_route(ascii_domain, name)
+            return self._remember(domain, await self._implicit_route(ascii_domain, name))
         if mx.status is _Status.NXDOMAIN:
             return _not_found(ascii_domain)
         return _temporary(ascii_domain, mx.detail)
@@ -248,6 +260,23 @@ class Router:
             return _not_found(domain, f"override host {host} has no address")
         mx = MxHost(host.rstrip(".").lower(), 0, found.addresses)
         return Route(domain, (mx,), implicit=False, port=override.port)
+
+    def _remember(self, domain: str, found: Route | RouteFailure) -> Route | RouteFailure:
+        """Keep a route while every answer it was built from is still cached."""
+        if not isinstance(found, Route):
+            return found
+        keys = [(found.domain, int(dns.rdatatype.MX))] + [
+            (host.name, int(rdtype))
+            for host in found.hosts
+            for rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA)
+        ]
+        found_entries = [self._cache.get(key) for key in keys]
+        entries = [e for e in found_entries if e is not None]
+        if len(entries) == len(keys):
+            self._routes[domain] = (min(e[0] for e in entries), found, keys, entries)
+            while len(self._routes) > self._max_cache:  # bounded like the cache
+                del self._routes[next(iter(self._routes))]
+        return found
 
     def _order(self, hosts: list[MxHost]) -> tuple[MxHost, ...]:
         """By preference, shuffled among equal preference (RFC 5321 5.1), on every call."""
