@@ -53,6 +53,12 @@ class RelaySettings:
     cafile: str | None = None
 
 
+def default_worker_processes() -> int:
+    """One worker process where there are two cores or more (the API and delivery each get
+    a core: about twice the throughput of one process), none on a single core."""
+    return 1 if (os.cpu_count() or 1) >= 2 else 0
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path = Path("postroom-data")
@@ -91,7 +97,7 @@ class Settings:
     roles: tuple[str, ...] = ROLES
     # The worker role in this many child processes of `serve` (0: in the serving process):
     # Python runs one core per process, so delivery gets a core of its own.
-    worker_processes: int = 0
+    worker_processes: int = field(default_factory=default_worker_processes)
     # Processes answering the API on one port (SO_REUSEPORT), the serving one included.
     api_processes: int = 1
     outbound_port: int = 25

@@ -59,3 +59,15 @@ def test_production_delivers_directly_by_default() -> None:
     assert load_settings(environ={}).delivery == "direct"
     assert load_settings(environ={"POSTROOM_DELIVERY": "capture"}).delivery == "capture"
     assert load_settings(environ={}, delivery=None).delivery == "direct"  # no flag given
+
+
+def test_delivery_gets_a_process_of_its_own_where_there_are_two_cores(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    assert load_settings(environ={}).worker_processes == 1
+    monkeypatch.setattr("os.cpu_count", lambda: 1)
+    assert load_settings(environ={}).worker_processes == 0
+    monkeypatch.setattr("os.cpu_count", lambda: None)
+    assert load_settings(environ={}).worker_processes == 0
+    assert load_settings(environ={"POSTROOM_WORKER_PROCESSES": "0"}).worker_processes == 0

@@ -205,7 +205,10 @@ def serve(
     ] = "api,worker",
     worker_processes: Annotated[
         int | None,
-        typer.Option(min=0, help="Run the worker role in N child processes (default 0)."),
+        typer.Option(
+            min=0,
+            help="Run the worker role in N child processes (default 1 with 2+ cores, else 0).",
+        ),
     ] = None,
     api_processes: Annotated[
         int | None,
