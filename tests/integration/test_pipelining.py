@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
-from postroom.delivery.relay import RelayConfig, SessionPool, relay_message
+from postroom.delivery.relay import RelayConfig, relay_message
+from postroom.delivery.session_pool import SessionPool
 from postroom.testing.sink import SinkBehaviour, SinkServer
 
 MESSAGE = b"From: a@example.com\r\nTo: b@example.org\r\nSubject: s\r\n\r\nbody\r\n"

@@ -3,7 +3,8 @@ a refused transaction leaves it usable; a stale session is replaced without a fa
 
 from __future__ import annotations
 
-from postroom.delivery.relay import RelayConfig, SessionPool, relay_message
+from postroom.delivery.relay import RelayConfig, relay_message
+from postroom.delivery.session_pool import SessionPool
 from postroom.testing.sink import SinkBehaviour, SinkServer
 
 MESSAGE = b"From: a@example.com\r\nTo: b@example.org\r\nSubject: s\r\n\r\nbody\r\n"

@@ -19,11 +19,11 @@ from postroom.delivery.mta_sts import MtaSts
 from postroom.delivery.relay import (
     RecipientResult,
     RelayConfig,
-    SessionPool,
     TransportResult,
     relay_message,
 )
 from postroom.delivery.routing import Route, RouteFailure, RouteOverride, Router
+from postroom.delivery.session_pool import SessionPool
 
 
 def _unreachable(result: TransportResult) -> bool:

@@ -19,7 +19,7 @@ client that could not reach a verdict:
 MAIL and RCPT go out as raw command lines through `pipelining.exchange` rather than
 `mail()` / `rcpt()`: those run addresses through `email.utils.parseaddr`, which may rewrite
 an envelope address, and raise on refusals where we want the reply as a value. When the
-server offers PIPELINING (RFC 2920), MAIL and all RCPTs of a message go in one write.
+server offers PIPELINING (RFC 2920), MAIL, all RCPTs of a message and DATA go in one write.
 """
 
 from __future__ import annotations
@@ -31,7 +31,6 @@ import ipaddress
 import logging
 import socket
 import ssl
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -45,6 +44,7 @@ from aiosmtplib import (
 )
 
 from postroom.delivery import pipelining
+from postroom.delivery.session_pool import SessionPool
 from postroom.delivery.smtp_extensions import mail_parameters
 from postroom.delivery.smtp_replies import SessionAbort, failure_reply, parse_reply
 from postroom.errors import SmtpReply
@@ -118,7 +118,7 @@ def _path(address: str, utf8: bool) -> bytes:
     return b"<" + address.encode("utf-8" if utf8 else "ascii") + b">"
 
 
-class _Session:
+class SmtpSession:
     """One delivery attempt: connect, EHLO, STARTTLS, AUTH, MAIL, RCPT..., DATA, QUIT."""
 
     def __init__(self, config: RelayConfig) -> None:
@@ -162,7 +162,7 @@ class _Session:
             if keep_open and clean and self.smtp.is_connected:
                 self.reusable = True
             else:
-                await self._close()
+                await self.close()
         results = [
             RecipientResult(
                 rcpt, self.replies[i].code, self.replies[i].enhanced, self.replies[i].text
@@ -356,46 +356,11 @@ class _Session:
         (response,) = await pipelining.exchange(self.smtp, [line], self.config.timeout)
         return parse_reply(response.code, response.message)
 
-    async def _close(self) -> None:
+    async def close(self) -> None:
         if self.smtp.is_connected:
             with contextlib.suppress(SMTPException, OSError, TimeoutError):
                 await self.smtp.quit(timeout=min(_QUIT_TIMEOUT, self.config.timeout))
         self.smtp.close()
-
-
-class SessionPool:
-    """Sessions kept open after a clean transaction, per server and settings, for the next
-    message to the same place (connection caching, as Postfix's scache does): no new TCP,
-    EHLO, STARTTLS and AUTH for every message. Idle sessions are dropped after a while."""
-
-    def __init__(self, idle_seconds: float = 5.0, per_server: int = 8, max_uses: int = 100) -> None:
-        self.idle_seconds = idle_seconds
-        self.per_server = per_server
-        self.max_uses = max_uses
-        self._idle: dict[RelayConfig, list[tuple[float, _Session]]] = {}
-
-    def take(self, config: RelayConfig) -> _Session | None:
-        now = time.monotonic()
-        idle = self._idle.get(config, [])
-        while idle:
-            since, session = idle.pop()
-            if now - since < self.idle_seconds and session.smtp.is_connected:
-                return session
-            session.smtp.close()
-        return None
-
-    async def give(self, config: RelayConfig, session: _Session) -> None:
-        idle = self._idle.setdefault(config, [])
-        if len(idle) >= self.per_server or session.uses >= self.max_uses:
-            await session._close()
-            return
-        idle.append((time.monotonic(), session))
-
-    async def close(self) -> None:
-        for idle in self._idle.values():
-            for _since, session in idle:
-                await session._close()
-        self._idle.clear()
 
 
 async def relay_message(
@@ -410,12 +375,12 @@ async def relay_message(
         return TransportResult([], config.host, _ip_literal(config.host))
     session = pool.take(config) if pool is not None else None
     reused = session is not None
-    session = session or _Session(config)
+    session = session or SmtpSession(config)
     result = await session.run(mail_from, recipients, data, keep_open=pool is not None)
     if reused and all(r.code == 421 for r in result.recipients):
         # The kept connection had gone stale (the server closed it while idle, perhaps
         # with a 421 first): try once more on a fresh one before reporting anything.
-        session = _Session(config)
+        session = SmtpSession(config)
         result = await session.run(mail_from, recipients, data, keep_open=pool is not None)
     if pool is not None and session.reusable:
         await pool.give(config, session)

@@ -25,7 +25,8 @@ from postroom.delivery.outcomes import (
     classify,
 )
 from postroom.delivery.recording import Attempt, OutcomeRecorder
-from postroom.delivery.relay import RelayConfig, SessionPool, TransportResult, relay_message
+from postroom.delivery.relay import RelayConfig, TransportResult, relay_message
+from postroom.delivery.session_pool import SessionPool
 from postroom.delivery.simulator import simulate
 from postroom.domain import events as ev
 from postroom.domain.bounces import verp_address
