@@ -53,10 +53,12 @@ class RelaySettings:
     cafile: str | None = None
 
 
-def default_worker_processes() -> int:
-    """One worker process where there are two cores or more (the API and delivery each get
-    a core: about twice the throughput of one process), none on a single core."""
-    return 1 if (os.cpu_count() or 1) >= 2 else 0
+def default_worker_processes(roles: tuple[str, ...] = ROLES) -> int:
+    """A node with both roles runs the worker role in a process of its own where there are
+    two cores or more (the API and delivery each get a core: about twice the throughput of
+    one process); on one core, or with one role, everything stays in the serving process."""
+    both = "api" in roles and "worker" in roles
+    return 1 if both and (os.cpu_count() or 1) >= 2 else 0
 
 
 @dataclass(frozen=True)
@@ -201,4 +203,6 @@ def load_settings(
             if isinstance(exc, ConfigError):
                 raise
             raise ConfigError(f"bad value for {name}: {value!r}") from exc
+    if "worker_processes" not in coerced:
+        coerced["worker_processes"] = default_worker_processes(coerced.get("roles", ROLES))
     return replace(Settings(), **coerced)

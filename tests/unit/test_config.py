@@ -66,6 +66,8 @@ def test_delivery_gets_a_process_of_its_own_where_there_are_two_cores(
 ) -> None:
     monkeypatch.setattr("os.cpu_count", lambda: 2)
     assert load_settings(environ={}).worker_processes == 1
+    assert load_settings(environ={}, roles="worker").worker_processes == 0  # nothing to share
+    assert load_settings(environ={}, roles="api").worker_processes == 0
     monkeypatch.setattr("os.cpu_count", lambda: 1)
     assert load_settings(environ={}).worker_processes == 0
     monkeypatch.setattr("os.cpu_count", lambda: None)
