@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import codecs
+import functools
 import re
 import uuid
 from collections.abc import Sequence
@@ -148,6 +149,7 @@ def fold(name: str, value: str, width: int = _FOLD_AT) -> str:
     return "\r\n".join(lines)
 
 
+@functools.lru_cache(maxsize=256)
 def resolve_charset(label: str) -> str:
     """Validate an SES Charset (`UTF-8`, `ISO-8859-1`, `Shift_JIS`, ...); returns it as given."""
     if not _CHARSET.fullmatch(label):
@@ -232,6 +234,9 @@ def _text_part(content: Content, subtype: str) -> tuple[list[tuple[str, str]], b
     return headers, body
 
 
+_HIGH_BYTES = bytes(range(0x7F, 0x100))
+
+
 def _choose_cte(encoded: bytes) -> str:
     """7bit when it is (RFC 2045 section 2.7), else whichever of QP / base64 is smaller."""
     lines = encoded.split(b"\r\n")
@@ -241,5 +246,5 @@ def _choose_cte(encoded: bytes) -> str:
         and not any(_CONTROLS.search(line.decode("ascii")) for line in lines)
     ):
         return "7bit"
-    high = sum(1 for b in encoded if b > 0x7E)
+    high = len(encoded) - len(encoded.translate(None, _HIGH_BYTES))  # bytes above 0x7E
     return "base64" if high * 3 > len(encoded) else "quoted-printable"
