@@ -221,7 +221,8 @@ def serve(
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Run the HTTP API, the queue and the delivery workers in one process."""
+    """Run the HTTP API, the queue and the delivery workers (delivery in a process of its
+    own on a machine with 2+ cores)."""
     try:
         relay_settings = RelaySettings()
         if relay:
