@@ -36,6 +36,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import email.policy
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -85,6 +86,7 @@ class Address:
         return f"{format_phrase(self.display_name)} <{self.addr_spec}>"
 
 
+@functools.lru_cache(maxsize=4096)  # senders repeat on every request; Address is frozen
 def parse_address(text: str, *, allow_unicode_domain: bool = True) -> Address:
     """Parse one address as SES does (`a@b`, `Name <a@b>`, `a@b (Name)`)."""
     s = text.strip(" \t")
