@@ -11,6 +11,7 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 
 from postroom.store.database import Database
@@ -101,3 +102,26 @@ async def test_a_server_write_waits_for_the_turn_without_stopping_its_event_loop
         os.close(other)
     assert await db.read(lambda conn: conn.execute(text("SELECT n FROM counter")).scalar()) == 1
     db.close()
+
+
+async def test_a_writer_closed_while_waiting_gives_the_turn_back(tmp_path: Path) -> None:
+    path = tmp_path / "turns.db"
+    db = Database(f"sqlite:///{path}")
+    db.transact(lambda conn: conn.execute(text("CREATE TABLE counter (n INTEGER)")))
+    other = os.open(f"{path}.write-turn", os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(other, fcntl.LOCK_EX)
+    write = asyncio.create_task(
+        db.write(lambda conn: conn.execute(text("INSERT INTO counter VALUES (1)")))
+    )
+    await asyncio.sleep(0.2)  # waiting for the turn, in a thread
+    db.close()
+    with pytest.raises(RuntimeError, match="the database was closed"):
+        await asyncio.wait_for(write, 5)
+    fcntl.flock(other, fcntl.LOCK_UN)  # the waiting thread now gets the turn...
+    await asyncio.sleep(0.2)
+    again = os.open(f"{path}.write-turn", os.O_RDWR)
+    try:  # ...and hands it straight back: nobody is left holding it
+        fcntl.flock(again, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    finally:
+        os.close(again)
+        os.close(other)
