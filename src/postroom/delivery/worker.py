@@ -171,7 +171,7 @@ class DeliveryWorker:
 
     async def _claim_batch(self) -> int:
         # Local deliveries (capture, simulator) are cheap and done in batches; remote ones
-        # (relay) run as tasks, at most `workers` at a time.
+        # (relay) run as tasks, at most `workers` in an SMTP session at a time.
         remote_free = self.settings.workers - len(self._talking)
         limit = LOCAL_BATCH if self.transport is None else remote_free
         if limit <= 0:
@@ -240,7 +240,7 @@ class DeliveryWorker:
                 records.update(signed)
             return records, _suppressed(conn, jobs), keys
 
-        loaded, blocked, keys = await self.db.read_now(read)
+        loaded, blocked, keys = await self.db.read(read)  # up to LOCAL_BATCH rows: off the loop
         now = self.clock.now()
         attempts = []
         for job in jobs:
