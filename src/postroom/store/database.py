@@ -368,8 +368,9 @@ _ROLLBACK_TO = Sql("ROLLBACK TO SAVEPOINT job")
 
 
 def _run_group(conn: Connection, group: list[_Entry]) -> list[tuple[bool, Any]]:
-    """Plain jobs one by one, each batch once over all its items (at its first item's turn)."""
-    outcomes: list[tuple[bool, Any] | None] = [None] * len(group)
+    """Plain jobs one by one, then each batch once over all its items; outcomes in the
+    group's order."""
+    outcomes: dict[int, tuple[bool, Any]] = {}
     batches: dict[Batch, list[int]] = {}
     for index, entry in enumerate(group):
         if entry.batch is not None:
@@ -378,9 +379,8 @@ def _run_group(conn: Connection, group: list[_Entry]) -> list[tuple[bool, Any]]:
             outcomes[index] = _run_in_savepoint(conn, entry.job)
     for batch, indexes in batches.items():
         results = _run_batch(conn, batch, [group[i].item for i in indexes])
-        for index, result in zip(indexes, results, strict=True):
-            outcomes[index] = result
-    return [o if o is not None else (False, RuntimeError("not run")) for o in outcomes]
+        outcomes.update(zip(indexes, results, strict=True))
+    return [outcomes[index] for index in range(len(group))]
 
 
 def _run_batch(conn: Connection, batch: Batch, items: list[Any]) -> list[tuple[bool, Any]]:
