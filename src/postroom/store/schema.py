@@ -21,6 +21,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 metadata = MetaData()
@@ -42,6 +43,11 @@ accounts = Table(
     # rates count only what happened after reputation_since (reset by `accounts resume`).
     Column("enforcement", String(16), nullable=False, server_default="HEALTHY"),
     Column("reputation_since", Float, nullable=False, server_default="0"),
+    # Who paused sending (issue 8): `sending_enabled` is false while any pause holds, and
+    # each pause is lifted only by its owner. The tenant's own (UpdateAccountSendingEnabled)
+    # and the operator's (`accounts pause`); reputation's pause is enforcement SHUTDOWN.
+    Column("paused_by_tenant", Boolean, nullable=False, server_default=false()),
+    Column("paused_by_operator", Boolean, nullable=False, server_default=false()),
 )
 
 access_keys = Table(
@@ -210,4 +216,23 @@ mail_from = Table(
     Column("status", String(24), nullable=False),  # Pending | Success | Failed | TemporaryFailure
     Column("created_at", Float, nullable=False),
     Column("last_checked_at", Float),
+)
+
+# Rate limits on side effects (issue 8): one token bucket per key ("kind:subject"), shared
+# by every node and process; checked and updated in the side effect's own transaction.
+rate_limits = Table(
+    "rate_limits",
+    metadata,
+    Column("key", String(400), primary_key=True),
+    Column("tokens", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("full_at", Float, nullable=False, index=True),  # a full bucket's row can go
+)
+
+# Facts about the installation itself, one row each (e.g. the secret key's fingerprint).
+meta = Table(
+    "meta",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
 )
