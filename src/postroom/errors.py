@@ -5,6 +5,7 @@
     +-- ClientError                    400                   (Sender)
         +-- AuthError                  403 (MissingAuthenticationToken, InvalidClientTokenId,
         |                                   SignatureDoesNotMatch, IncompleteSignature 400, ...)
+        +-- AccessDenied               403 AccessDenied (e.g. lifting the operator's pause)
         +-- InvalidAction              400 InvalidAction / MissingAction / NotSupported ops
         +-- InvalidParameterValue      400 InvalidParameterValue
         +-- MissingParameter           400 MissingParameter
@@ -82,6 +83,14 @@ class AuthError(ClientError):
     code = "SignatureDoesNotMatch"
     status = 403
     smtp_code = (535, "5.7.8")
+
+
+class AccessDenied(ClientError):
+    """An authenticated caller asked for what is not theirs to change."""
+
+    code = "AccessDenied"
+    status = 403
+    smtp_code = (554, "5.7.1")
 
 
 class InvalidAction(ClientError):

@@ -109,6 +109,40 @@ def test_account_sending_can_be_paused_and_resumed(
     assert _send(client, "you@example.com")
 
 
+def test_only_the_operator_lifts_the_operators_pause(
+    approved: Tenant, verify_domain_of: DomainVerifier
+) -> None:
+    """Issue 8: a tenant switches back on only what it switched off itself."""
+    client, server = approved.client(), approved.server
+    verify_domain_of(client, "example.com")
+    server.cli("accounts", "pause", approved.name)
+    assert client.get_account_sending_enabled()["Enabled"] is False
+
+    with pytest.raises(ClientError) as caught:
+        client.update_account_sending_enabled(Enabled=True)
+    code, message, status = error_of(caught.value)
+    assert (code, status) == ("AccessDenied", 403)
+    assert message == (
+        "Sending for this account was paused by the operator; only the operator can resume "
+        f"it (postroom accounts resume {approved.name})."
+    )
+    assert client.get_account_sending_enabled()["Enabled"] is False
+    with pytest.raises(ClientError) as refused:
+        _send(client, "you@example.com")
+    assert error_of(refused.value)[0] == "AccountSendingPausedException"
+
+    # The tenant's own pause on top: the operator's resume leaves it, the tenant lifts it.
+    client.update_account_sending_enabled(Enabled=False)
+    [listed] = server.cli_json("accounts", "list")
+    assert listed["paused_by"] == ["tenant", "operator"]
+    resumed = server.cli("accounts", "resume", approved.name)
+    assert "stays paused by the tenant" in resumed.stdout
+    assert client.get_account_sending_enabled()["Enabled"] is False
+    client.update_account_sending_enabled(Enabled=True)
+    assert client.get_account_sending_enabled()["Enabled"] is True
+    assert _send(client, "you@example.com")
+
+
 def test_quota_statistics_and_switch_are_per_account(
     make_tenant: TenantFactory, verify_domain_of: DomainVerifier
 ) -> None:

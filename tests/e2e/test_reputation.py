@@ -65,6 +65,25 @@ async def test_bounce_rate_reviews_then_pauses(
         assert info.value.response["Error"]["Code"] == "AccountSendingPausedException"
         assert "is now SHUTDOWN" in "".join(server.output)  # the warning is logged
 
+        # The tenant cannot lift reputation's pause (issue 8): 403, still paused.
+        with pytest.raises(botocore.exceptions.ClientError) as denied:
+            await asyncio.to_thread(ses.update_account_sending_enabled, Enabled=True)
+        error = denied.value.response["Error"]
+        assert (error["Code"], denied.value.response["ResponseMetadata"]["HTTPStatusCode"]) == (
+            "AccessDenied", 403
+        )
+        assert error["Message"].startswith(
+            "Sending for this account was paused by the operator because of its bounce or "
+            "complaint rate (reputation enforcement SHUTDOWN: bounce rate 13.04% (3/23)"
+        )
+        assert error["Message"].endswith(
+            "only the operator can resume it (postroom accounts resume rep)."
+        )
+        assert (await asyncio.to_thread(ses.get_account_sending_enabled))["Enabled"] is False
+        with pytest.raises(botocore.exceptions.ClientError) as still:
+            await asyncio.to_thread(send, "later@live.test")
+        assert still.value.response["Error"]["Code"] == "AccountSendingPausedException"
+
         await asyncio.to_thread(server.cli, "accounts", "resume", "rep")
         assert await _enforcement(server, "HEALTHY") == "HEALTHY"
         await asyncio.to_thread(send, "back@live.test")

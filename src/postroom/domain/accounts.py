@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from postroom.errors import InvalidParameterValue
+from postroom.errors import AccessDenied, InvalidParameterValue
 
 # ses-spec.md section 5: a new account is in the sandbox, 200 recipients a day, 1 a second.
 SANDBOX_MAX_24H = 200.0
@@ -29,6 +29,15 @@ class Account:
     rate_tokens: float
     rate_updated_at: float
     enforcement: str = "HEALTHY"  # HEALTHY | PROBATION | SHUTDOWN (reputation)
+    paused_by_tenant: bool = False  # UpdateAccountSendingEnabled Enabled=false
+    paused_by_operator: bool = False  # `postroom accounts pause`
+
+    @property
+    def pauses(self) -> list[str]:
+        """Who holds sending paused: "tenant", "operator", "reputation" (a SHUTDOWN)."""
+        held = [("tenant", self.paused_by_tenant), ("operator", self.paused_by_operator)]
+        held.append(("reputation", self.enforcement == "SHUTDOWN"))
+        return [owner for owner, holds in held if holds]
 
 
 @dataclass(frozen=True)
@@ -52,3 +61,21 @@ def check_account_name(name: str) -> str:
             f"Invalid account name {name!r}: use 1-128 letters, digits, '.', '_' or '-'."
         )
     return name
+
+
+# Pauses have owners (issue 8): the tenant lifts only its own; reputation's and the
+# operator's are lifted by the operator alone (`postroom accounts resume`).
+RESUME_HINT = "only the operator can resume it (postroom accounts resume {name})"
+
+
+def check_tenant_may_enable(account: Account, detail: str) -> None:
+    """UpdateAccountSendingEnabled Enabled=true: refused (AccessDenied, 403) while a pause
+    that is not the tenant's holds. `detail` says why reputation paused it, if it did."""
+    hint = RESUME_HINT.format(name=account.name)
+    if account.enforcement == "SHUTDOWN":
+        raise AccessDenied(
+            f"Sending for this account was paused by the operator because of its bounce or "
+            f"complaint rate (reputation enforcement SHUTDOWN: {detail}); {hint}."
+        )
+    if account.paused_by_operator:
+        raise AccessDenied(f"Sending for this account was paused by the operator; {hint}.")

@@ -1,11 +1,16 @@
-"""Assessing every account's reputation and acting on it (review, then pause)."""
+"""Assessing every account's reputation and acting on it (review, then pause), and the
+pauses' owners: the tenant switches back on only what it switched off itself."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
+from sqlalchemy.engine import Connection
+
 from postroom.domain import reputation as rules
+from postroom.domain.accounts import check_tenant_may_enable
+from postroom.store import accounts as account_store
 from postroom.store import reputation as store
 from postroom.store.database import Database
 
@@ -22,10 +27,21 @@ async def reassess(db: Database, now: float, min_volume: int) -> dict[str, str]:
             status = rules.assess(counts, current, min_volume)
             if status == current:
                 continue
-            store.set_enforcement(conn, account_id, status, pause=status == rules.SHUTDOWN)
+            store.set_enforcement(conn, account_id, status)
             changes[name] = status
             level = logging.INFO if status == rules.HEALTHY else logging.WARNING
             log.log(level, "account %s is now %s: %s", name, status, rules.describe(counts))
         return changes
 
     return await db.write(job)
+
+
+def tenant_sets_sending(conn: Connection, account_id: str, enabled: bool, now: float) -> None:
+    """UpdateAccountSendingEnabled: the tenant holds or lifts its own pause; lifting is
+    refused (AccessDenied) while the operator's or reputation's pause holds."""
+    if enabled:
+        account = account_store.load_account(conn, account_id)
+        shutdown = account.enforcement == rules.SHUTDOWN
+        detail = rules.describe(store.current_counts(conn, account_id, now)) if shutdown else ""
+        check_tenant_may_enable(account, detail)
+    account_store.set_paused(conn, account_id, "tenant", not enabled)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, not_, or_, select, update
 from sqlalchemy.engine import Connection
 
 from postroom.domain.accounts import (
@@ -33,6 +33,8 @@ def _account(row: Any) -> Account:
         rate_tokens=row.rate_tokens,
         rate_updated_at=row.rate_updated_at,
         enforcement=row.enforcement,
+        paused_by_tenant=bool(row.paused_by_tenant),
+        paused_by_operator=bool(row.paused_by_operator),
     )
 
 
@@ -97,6 +99,14 @@ def get_account(conn: Connection, account_id: str, *, for_update: bool = False) 
     )
 
 
+def load_account(conn: Connection, account_id: str) -> Account:
+    """Every column, pauses included (get_account reads only what the send path needs)."""
+    row = conn.execute(select(accounts).where(accounts.c.id == account_id)).first()
+    if row is None:
+        raise NotFound(f"Account {account_id} does not exist.")
+    return _account(row)
+
+
 def find_account(conn: Connection, name: str) -> Account:
     row = conn.execute(select(accounts).where(accounts.c.name == name)).first()
     if row is None:
@@ -139,9 +149,26 @@ def set_production(
     return get_account(conn, account_id)
 
 
-def set_sending_enabled(conn: Connection, account_id: str, enabled: bool) -> None:
+PAUSE_OWNERS = {"tenant": accounts.c.paused_by_tenant, "operator": accounts.c.paused_by_operator}
+
+
+def set_paused(conn: Connection, account_id: str, owner: str, paused: bool) -> None:
+    """Hold or lift `owner`'s pause ("tenant" or "operator"); others' pauses stay."""
+    column = PAUSE_OWNERS[owner]
+    conn.execute(update(accounts).where(accounts.c.id == account_id).values({column: paused}))
+    refresh_sending_enabled(conn, account_id)
+
+
+def refresh_sending_enabled(conn: Connection, account_id: str) -> None:
+    """`sending_enabled` (what admission and GetAccountSendingEnabled read): on while no
+    pause holds, the tenant's, the operator's or reputation's (SHUTDOWN)."""
+    held = or_(
+        accounts.c.paused_by_tenant,
+        accounts.c.paused_by_operator,
+        accounts.c.enforcement == "SHUTDOWN",
+    )
     conn.execute(
-        update(accounts).where(accounts.c.id == account_id).values(sending_enabled=enabled)
+        update(accounts).where(accounts.c.id == account_id).values(sending_enabled=not_(held))
     )
 
 

@@ -6,6 +6,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.engine import Connection
 
 from postroom.domain.reputation import HEALTHY, WINDOW_SECONDS, Counts
+from postroom.store.accounts import refresh_sending_enabled
 from postroom.store.schema import accounts, send_stats
 
 
@@ -26,6 +27,14 @@ def counts(conn: Connection, account_id: str, since: float, now: float) -> Count
     return Counts(int(row[0]), int(row[1]), int(row[2]))
 
 
+def current_counts(conn: Connection, account_id: str, now: float) -> Counts:
+    """The counts the account's enforcement status is assessed on now."""
+    since = conn.execute(
+        select(accounts.c.reputation_since).where(accounts.c.id == account_id)
+    ).scalar_one()
+    return counts(conn, account_id, since, now)
+
+
 def accounts_to_assess(conn: Connection) -> list[tuple[str, str, str, float]]:
     """(id, name, enforcement, reputation_since) of every account."""
     rows = conn.execute(
@@ -34,17 +43,18 @@ def accounts_to_assess(conn: Connection) -> list[tuple[str, str, str, float]]:
     return [(r.id, r.name, r.enforcement, r.reputation_since) for r in rows]
 
 
-def set_enforcement(conn: Connection, account_id: str, status: str, pause: bool) -> None:
-    values: dict[str, object] = {"enforcement": status}
-    if pause:
-        values["sending_enabled"] = False
-    conn.execute(update(accounts).where(accounts.c.id == account_id).values(**values))
+def set_enforcement(conn: Connection, account_id: str, status: str) -> None:
+    """A SHUTDOWN pauses sending until the operator resumes it."""
+    conn.execute(update(accounts).where(accounts.c.id == account_id).values(enforcement=status))
+    refresh_sending_enabled(conn, account_id)
 
 
 def resume(conn: Connection, account_id: str, now: float) -> None:
-    """Lift a review or pause: healthy, sending on, rates counted afresh from now."""
+    """Lift the operator's and reputation's pauses: healthy, rates counted afresh from now.
+    A pause the tenant made itself stays (UpdateAccountSendingEnabled lifts it)."""
     conn.execute(
         update(accounts)
         .where(accounts.c.id == account_id)
-        .values(enforcement=HEALTHY, sending_enabled=True, reputation_since=now)
+        .values(enforcement=HEALTHY, paused_by_operator=False, reputation_since=now)
     )
+    refresh_sending_enabled(conn, account_id)

@@ -142,6 +142,7 @@ def accounts_list(
             "max_24h": a.max_24h,
             "max_rate": a.max_rate,
             "sending_enabled": a.sending_enabled,
+            "paused_by": a.pauses,
             "enforcement": a.enforcement,
         }
         for a in found
@@ -157,23 +158,43 @@ def accounts_list(
             str(r["sandbox"]),
             f"{r['max_24h']:g}",
             f"{r['max_rate']:g}",
-            "enabled" if r["sending_enabled"] else "paused",
+            "enabled" if r["sending_enabled"] else "paused: " + ", ".join(r["paused_by"]),
             r["enforcement"],
         )
     console.print(table)
 
 
-@accounts_app.command("resume")
-def accounts_resume(name: str, data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
-    """Lift a reputation review or pause: sending on, rates counted afresh from now."""
-    now = SystemClock().now()
+@accounts_app.command("pause")
+def accounts_pause(name: str, data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
+    """Pause sending for account NAME; only `accounts resume` lifts it (not the tenant)."""
 
     def job(conn: Any) -> None:
         account = account_store.find_account(conn, name)
-        reputation_store.resume(conn, account.id, now)
+        account_store.set_paused(conn, account.id, "operator", True)
 
     _run(settings_from(data_dir, database_url), job)
-    console.print(f"{name}: sending resumed, reputation counted from now")
+    console.print(f"{name}: sending paused by the operator (postroom accounts resume {name})")
+
+
+@accounts_app.command("resume")
+def accounts_resume(name: str, data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
+    """Lift the operator's pause and a reputation review or pause: rates counted afresh
+    from now. A pause the tenant made itself (UpdateAccountSendingEnabled) stays."""
+    now = SystemClock().now()
+
+    def job(conn: Any) -> Any:
+        account = account_store.find_account(conn, name)
+        reputation_store.resume(conn, account.id, now)
+        return account_store.load_account(conn, account.id)
+
+    account = _run(settings_from(data_dir, database_url), job)
+    if account.paused_by_tenant:
+        console.print(
+            f"{name}: reputation counted from now; sending stays paused by the tenant itself "
+            "(UpdateAccountSendingEnabled Enabled=true lifts it)"
+        )
+    else:
+        console.print(f"{name}: sending resumed, reputation counted from now")
 
 
 @accounts_app.command("approve")

@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from postroom.domain import identities as rules
-from postroom.domain import identity_service
+from postroom.domain import identity_service, reputation_service
 from postroom.domain.admission import admit_all
 from postroom.domain.sending import (
     Caller,
@@ -267,8 +267,8 @@ async def get_account_sending_enabled(ctx: Context, params: Mapping[str, Any]) -
 @operation("UpdateAccountSendingEnabled")
 async def update_account_sending_enabled(ctx: Context, params: Mapping[str, Any]) -> Output:
     enabled = bool(params.get("Enabled", False))
-    account_id = ctx.caller.account_id
+    account_id, now = ctx.caller.account_id, ctx.now
     await ctx.services.db.write(
-        lambda conn: account_store.set_sending_enabled(conn, account_id, enabled)
+        lambda conn: reputation_service.tenant_sets_sending(conn, account_id, enabled, now)
     )
     return None
