@@ -332,7 +332,10 @@ async def test_overrides(dns_server: TestDnsServer, resolver: dns.asyncresolver.
 
 async def test_invalid_domain_and_address_literal(router: Router) -> None:
     failure = as_failure(await router.route("a..b.test"))
-    route = as_route(await router.route("[127.0.0.1]"))
-
     assert (failure.permanent, failure.enhanced) == (True, "5.1.2")
-    assert route.hosts == (MxHost("127.0.0.1", 0, ("127.0.0.1",)),)
+    # Address literals and IPs written as names are never routed (issue 8): no connection
+    # to an address of the sender's choosing.
+    for literal in ("[127.0.0.1]", "[IPv6:::1]", "[a;b<c>]", "127.0.0.1", "x.[10.0.0.1]"):
+        refused = as_failure(await router.route(literal))
+        assert (refused.permanent, refused.code, refused.enhanced) == (True, 550, "5.1.2")
+        assert "invalid domain name" in refused.text

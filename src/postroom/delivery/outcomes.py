@@ -16,6 +16,8 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from postroom.delivery.bounce_table import BounceTable, load_default, reply_status
+from postroom.errors import InvalidParameterValue
+from postroom.wire.addresses import parse_address
 
 Kind = Literal["delivered", "deferred", "bounced", "complained"]
 
@@ -137,6 +139,21 @@ def account_suppressed(recipient: str) -> Outcome:
     Permanent/OnAccountSuppressionList with SES's own diagnostic text."""
     outcome = classify(recipient, 550, "5.1.1", ACCOUNT_SUPPRESSED_TEXT)
     return replace(outcome, diagnostic=ACCOUNT_SUPPRESSED_TEXT)
+
+
+def undeliverable(recipient: str) -> Outcome | None:
+    """A permanent bounce (553 5.1.3, RFC 3463 "bad destination mailbox address syntax")
+    for a queued recipient that the API's own validator would refuse now, such as a domain
+    literal from a row queued before literals were refused: no connection is made and no
+    RCPT carries it. None when the address is a mailbox at a host name, written as one."""
+    try:
+        valid = parse_address(recipient).addr_spec == recipient
+        reason = "not a bare address"
+    except InvalidParameterValue as exc:
+        valid, reason = False, exc.message
+    if valid:
+        return None
+    return classify(recipient, 553, "5.1.3", f"Invalid recipient address: {reason}")
 
 
 def _reply(code: int, enhanced: str, text: str) -> str:

@@ -38,6 +38,9 @@ import dns.name
 import dns.rdatatype
 import dns.resolver
 
+from postroom.errors import InvalidParameterValue
+from postroom.wire.hostnames import check_domain
+
 POSITIVE_TTL_MAX = 3600  # seconds; caps a long TTL so DNS changes are seen within the hour
 NEGATIVE_TTL_DEFAULT = 60  # seconds; a negative answer that carries no SOA
 NEGATIVE_TTL_MAX = 300  # seconds; a domain being set up should not wait long
@@ -131,19 +134,6 @@ def _name_text(name: dns.name.Name) -> str:
     return name.to_text(omit_final_dot=True).lower()
 
 
-def _address_literal(domain: str) -> str | None:
-    """The IP of an RFC 5321 4.1.3 address literal such as [192.0.2.1] or [IPv6:2001:db8::1]."""
-    if not (domain.startswith("[") and domain.endswith("]")):
-        return None
-    inner = domain[1:-1]
-    if inner[:5].lower() == "ipv6:":
-        inner = inner[5:]
-    try:
-        return str(ipaddress.ip_address(inner))
-    except ValueError:
-        return None
-
-
 def _is_ip(text: str) -> bool:
     try:
         ipaddress.ip_address(text)
@@ -193,9 +183,13 @@ class Router:
             if all(cache.get(k) is e for k, e in zip(keys, entries, strict=True)):
                 self._routes[domain] = known  # built from what the cache still holds
                 return dataclasses.replace(route, hosts=self._order(list(route.hosts)))
-        literal = _address_literal(domain.strip())
-        if literal is not None:
-            return Route(domain.strip(), (MxHost(literal, 0, (literal,)),), implicit=False)
+        try:
+            # The API's own host-name check: no address literal ([192.0.2.1]), no IP
+            # written as a name, whatever a queued row says (issue 8; RFC 5321 4.1.3
+            # literals are not routed: SES delivers to domains only).
+            check_domain(domain.strip().rstrip("."))
+        except InvalidParameterValue as exc:
+            return _not_found(domain, f"invalid domain name ({exc.message})")
         try:
             name = to_ascii_domain(domain)
         except (dns.exception.DNSException, UnicodeError) as exc:

@@ -23,6 +23,7 @@ from postroom.delivery.outcomes import (
     Outcome,
     account_suppressed,
     classify,
+    undeliverable,
 )
 from postroom.delivery.recording import Attempt, OutcomeRecorder
 from postroom.delivery.relay import RelayConfig, TransportResult, relay_message
@@ -337,9 +338,16 @@ class DeliveryWorker:
         """A remote delivery: hand the message to the transport, record what it answered."""
         assert self.transport is not None
         record, envelope_from = prepared.record, prepared.envelope_from
-        # Suppressed addresses bounce without a delivery attempt (SES: OnAccountSuppressionList).
+        # Suppressed addresses bounce without a delivery attempt (SES: OnAccountSuppressionList),
+        # and so do addresses the API would refuse now (rows queued before it did).
         outcomes = [account_suppressed(r) for r in job.recipients if r in prepared.suppressed]
-        recipients = [r for r in job.recipients if r not in prepared.suppressed]
+        outcomes += [
+            refused
+            for r in job.recipients
+            if r not in prepared.suppressed and (refused := undeliverable(r)) is not None
+        ]
+        settled = {outcome.recipient for outcome in outcomes}
+        recipients = [r for r in job.recipients if r not in settled]
         remote_ip = None
         if recipients:
             data = record.raw

@@ -7,10 +7,10 @@ an address identity is compared as given, and `user+label@` is covered by `user@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from postroom.errors import InvalidParameterValue
+from postroom.wire.hostnames import check_domain
 
 EMAIL = "EmailAddress"
 DOMAIN = "Domain"
@@ -22,8 +22,6 @@ TEMPORARY_FAILURE = "TemporaryFailure"
 
 EMAIL_LINK_SECONDS = 24 * 3600  # verification link validity
 DOMAIN_PENDING_SECONDS = 72 * 3600  # a domain not found in DNS for 72 h is Failed
-
-_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 
 
 @dataclass(frozen=True)
@@ -44,14 +42,14 @@ def kind_of(identity: str) -> str:
 
 
 def normalize_domain(domain: str) -> str:
-    """Lower-case, IDN to punycode; raise InvalidParameterValue when it isn't a domain."""
-    text = domain.strip().rstrip(".")
+    """Lower-case, IDN to punycode; raise InvalidParameterValue when it isn't a domain:
+    the host-name rules of addresses (`wire/hostnames.check_domain`: no literal, no IP),
+    with at least two labels and at most 253 octets (RFC 1035 2.3.4, without the root)."""
     try:
-        ascii_domain = text.encode("idna").decode("ascii").lower() if text else ""
-    except UnicodeError as exc:
+        ascii_domain = check_domain(domain.strip().rstrip(".")).lower()
+    except InvalidParameterValue as exc:
         raise InvalidParameterValue(f"Invalid domain name {domain}.") from exc
-    labels = ascii_domain.split(".")
-    if len(labels) < 2 or len(ascii_domain) > 253 or not all(_LABEL.match(x) for x in labels):
+    if "." not in ascii_domain or len(ascii_domain) > 253:
         raise InvalidParameterValue(f"Invalid domain name {domain}.")
     return ascii_domain
 

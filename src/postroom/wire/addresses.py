@@ -11,7 +11,10 @@ control or whitespace`, `Illegal address`, ...), so this module follows JavaMail
   `allow_unicode_domain=False` reproduces;
 * display names may be any Unicode, raw or RFC 2047 encoded-words; they are decoded on
   input and re-encoded (RFC 2047, UTF-8 "B") by `Address.header_value`;
-* CR, LF, NUL and other controls are refused everywhere, so no field can inject a header.
+* CR, LF, NUL and other controls are refused everywhere, so no field can inject a header;
+* the domain must be a host name (`wire/hostnames.check_domain`, also asked by delivery):
+  no domain literal such as `[127.0.0.1]`, no all-digit top label, LDH labels of at most 63
+  octets, at most 255 octets; the local part at most 64 octets (RFC 5321 4.5.3.1).
 
 Error texts (all `InvalidParameterValue`), by case:
 
@@ -24,10 +27,13 @@ Error texts (all `InvalidParameterValue`), by case:
     '=?utf-8?B?..?=@c.com'               stricter than JavaMail: 7-bit, RFC 2047 section 5)
     'a@exa mple.com', 'a@b.com\\r\\n'      Domain contains control or whitespace
     'a@b_c.com', 'a@b.com%!'             Domain contains illegal character
+    'a@[127.0.0.1]', 'u@[a;b<c>]',       Domain contains illegal character  (no literals:
+    'a@-b.com', 'a@127.0.0.1'            SES sends to domains only; host names only)
     'a@', 'a@.b', 'a@b..c', 'a@b.'       Missing domain / Domain starts with dot /
                                          Domain contains dot-dot / Domain ends with dot
     'Ann\\r\\n <a@b.com>', control in name Illegal address
-    addr-spec longer than 320 octets     Illegal address  (guess; RFC 5321 limits)
+    local part > 64, domain > 255 or a   Illegal address  (guess; RFC 5321 4.5.3.1 limits,
+    label > 63 octets                    so an addr-spec has at most 320)
     unbalanced '<', '"', '(' , '['       Missing '>' / Missing '"' / Missing ')' / Missing ']'
 """
 
@@ -42,6 +48,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from postroom.errors import InvalidParameterValue
+from postroom.wire.hostnames import check_domain
 
 # RFC 822 specials except '.', as in JavaMail's InternetAddress.checkAddress.
 _SPECIALS_NO_DOT = '()<>,;:\\"[]@'
@@ -52,7 +59,9 @@ _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 # so that the longest header name we write ("Reply-To: ") plus one word fits.
 _EW_LINE = 76 - len("Reply-To: ")
 _LONGEST_PLAIN_WORD = 60  # longer words are encoded so the header can still be folded
-_MAX_ADDR_SPEC = 64 + 1 + 255  # RFC 5321 4.5.3.1.1-2; keeps header lines far below 998
+# RFC 5321 4.5.3.1.1; with a domain of at most 255 octets (hostnames.py) an addr-spec has
+# at most 320, which keeps header lines far below 998.
+_MAX_LOCAL = 64
 
 EMPTY_ADDRESS = "Invalid email address ."
 
@@ -114,15 +123,10 @@ def parse_address(text: str, *, allow_unicode_domain: bool = True) -> Address:
         spec, name = _strip_comments(s)
         spec = spec.strip(" \t")
     local, domain = _check_addr_spec(spec)
-    addr = Address(
-        raw=text,
-        display_name=_decode_display_name(name),
-        local=local,
-        domain=_ascii_domain(domain, allow_unicode_domain),
-    )
-    if len(addr.addr_spec) > _MAX_ADDR_SPEC:
+    if len(local) > _MAX_LOCAL:
         raise _invalid("Illegal address")
-    return addr
+    domain = check_domain(domain, allow_unicode=allow_unicode_domain)
+    return Address(raw=text, display_name=_decode_display_name(name), local=local, domain=domain)
 
 
 def parse_address_list(texts: Sequence[str], *, allow_unicode_domain: bool = True) -> list[Address]:
@@ -320,7 +324,8 @@ def _phrase_text(phrase: str) -> str:
 
 
 def _check_addr_spec(spec: str) -> tuple[str, str]:
-    """JavaMail `checkAddress(addr, routeAddr, validate=true)`; returns (local, domain)."""
+    """JavaMail `checkAddress(addr, routeAddr, validate=true)` for the local part; returns
+    (local, domain), the domain still to be checked by `check_domain`."""
     if not spec or spec[0] == "@":
         # AWS answers '@example.com' and '' alike; source routes are not supported.
         raise _invalid(EMPTY_ADDRESS)
@@ -328,9 +333,7 @@ def _check_addr_spec(spec: str) -> tuple[str, str]:
     if re.search(r"=\?.*\?=", spec[:at]):
         # RFC 2047 section 5: no encoded-word in an addr-spec (readers would decode it).
         raise _invalid("Local address contains illegal character")
-    domain = spec[at + 1 :]
-    _check_domain(domain)
-    return spec[:at], domain
+    return spec[:at], spec[at + 1 :]
 
 
 def _check_local(spec: str) -> int:
@@ -372,47 +375,6 @@ def _check_local(spec: str) -> int:
     if in_quote:
         raise _invalid("Unterminated quote")
     raise _invalid("Missing final '@domain'")
-
-
-def _check_domain(domain: str) -> None:
-    if not domain:
-        raise _invalid("Missing domain")
-    if domain[0] == ".":
-        raise _invalid("Domain starts with dot")
-    in_literal = False
-    last = ""
-    for i, c in enumerate(domain):
-        if c == "[":
-            if i != 0:
-                raise _invalid("Domain literal not at start of domain")
-            in_literal = True
-        elif c == "]":
-            if i != len(domain) - 1:
-                raise _invalid("Domain literal end not at end of domain")
-            in_literal = False
-        elif ord(c) <= 0x20 or c == "\x7f":
-            raise _invalid("Domain contains control or whitespace")
-        elif not in_literal:
-            # RFC 1034 section 3.5 letters, digits, hyphen (JavaMail: isLetterOrDigit).
-            if not (c.isalnum() or c in "-."):
-                raise _invalid("Domain contains illegal character")
-            if c == "." and last == ".":
-                raise _invalid("Domain contains dot-dot")
-        last = c
-    if last == ".":
-        raise _invalid("Domain ends with dot")
-
-
-def _ascii_domain(domain: str, allow_unicode: bool) -> str:
-    """IDN -> Punycode (RFC 3490 ToASCII via the stdlib codec); ASCII labels keep their case."""
-    if domain.isascii():
-        return domain
-    if not allow_unicode:
-        raise _invalid("Domain contains illegal character")
-    try:
-        return domain.encode("idna").decode("ascii")
-    except UnicodeError:
-        raise _invalid("Domain contains illegal character") from None
 
 
 def _decode_display_name(name: str) -> str:
