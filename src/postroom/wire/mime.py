@@ -1,7 +1,8 @@
 """Build RFC 5322 messages as Amazon SES does for SendEmail (pure, no I/O).
 
 * `build_simple_message`: SendEmail / v2 Simple content -> MIME bytes (CRLF, lines <= 998).
-* SendRawEmail's header surgery lives in `wire/raw_mime.py`.
+* SendRawEmail's header surgery lives in `wire/raw_mime.py`, after `wire/normalise.py`
+  has parsed and normalised the caller's bytes once.
 
 Choices where SES's exact behaviour is unknown (documented in the tests too):
 
