@@ -18,6 +18,7 @@ from ses_support import (
     Tenant,
     TenantFactory,
     error_of,
+    request_verification,
     simple_message,
     verification_link,
     verification_mail,
@@ -119,7 +120,7 @@ def test_list_identities_filters_by_type_and_pages(sandboxed: Tenant) -> None:
     emails = {"a@example.com", "b@example.com"}
     domains = {"one.example", "two.example", "three.example"}
     for address in emails:
-        client.verify_email_identity(EmailAddress=address)
+        request_verification(client, address)
     for domain in domains:
         client.verify_domain_identity(Domain=domain)
 
@@ -211,3 +212,33 @@ def test_identities_are_kept_per_region(
         "MessageRejected", f"{NOT_VERIFIED} EU-WEST-1: me@example.com", 400
     )
     assert _send_from(virginia, "me@example.com")
+
+
+def test_verification_requests_and_mails_are_rate_limited(sandboxed: Tenant) -> None:
+    """Issue 8: 1 VerifyEmailIdentity a second per account, 1 mail an address every 5 min."""
+    client = sandboxed.client()
+    answers: list[str] = []
+    for _ in range(30):
+        try:
+            client.verify_email_identity(EmailAddress="victim@example.com")
+            answers.append("ok")
+        except ClientError as refused:
+            assert error_of(refused) == ("Throttling", "Rate exceeded", 400)
+            answers.append("throttled")
+    assert answers[0] == "ok" and answers.count("ok") <= 2  # a second's worth, at most
+    first = verification_mail(sandboxed, "victim@example.com")
+
+    wait_for(lambda: _verify_after_a_second(client, "victim@example.com"), timeout=5)
+    mails = [m for m in sandboxed.mailbox() if "victim@example.com" in m["destinations"]]
+    assert len(mails) == 1  # the repeated request succeeded and mailed nothing
+    assert httpx.get(verification_link(first)).status_code == 200  # the first link works
+    assert _status(client, "victim@example.com") == "Success"
+
+
+def _verify_after_a_second(client: Any, address: str) -> bool | None:
+    try:
+        client.verify_email_address(EmailAddress=address)
+    except ClientError as refused:
+        assert error_of(refused)[0] == "Throttling"
+        return None
+    return True

@@ -267,3 +267,38 @@ async def test_a_batch_that_raises_is_run_again_item_by_item(db: Database) -> No
     assert calls[0] == 11 and calls[1:] == [1] * 11  # once for all, then one by one
     assert db.query(message_store.queue_counts) == {"queued": 10}
     assert db.query(lambda c: message_store.load_record(c, "msg-77")) is None
+
+
+def test_verification_rate_limits_hold_across_connections_in_virtual_time(
+    engine_url: str, db: Database
+) -> None:
+    """Issue 8: the buckets live in the database, so another process (here another
+    Database on the same URL) sees them; times come from the caller's clock."""
+    account_id = _account(db)
+    other = Database(engine_url)
+    caller = Caller(account_id, "us-east-1")
+    mailed: list[str] = []
+
+    def start(database: Database, address: str, when: float) -> bool:
+        def submission(token: str) -> Submission:
+            mailed.append(token)
+            link = f"http://postroom.test/verify/{token}"
+            return identity_service.verification_submission(
+                caller, address, "no-reply@postroom.test", link, when
+            )
+
+        verification = identity_service.start_email_verification
+        return database.transact(lambda c: verification(c, caller, address, submission, when))
+
+    try:
+        assert start(db, "v@example.com", T0) is True
+        with pytest.raises(Throttling, match="^Rate exceeded$"):
+            start(other, "w@example.com", T0 + 0.5)  # one request a second per account
+        assert start(other, "v@example.com", T0 + 1.0) is False  # mailed 1 s ago: no mail
+        assert start(db, "V@example.com", T0 + 2.0) is False  # the same mailbox
+        assert start(db, "w@example.com", T0 + 3.0) is True  # another address
+        assert start(other, "v@example.com", T0 + 301.0) is True  # 5 minutes later
+        assert mailed[0] == mailed[-1]  # one pending link, mailed twice: still valid
+        assert len(mailed) == 3
+    finally:
+        other.close()

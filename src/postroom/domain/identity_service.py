@@ -8,9 +8,12 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy.engine import Connection
 
 from postroom.domain import identities as rules
+from postroom.domain import rate_limits as limits
 from postroom.domain.admission import admit
 from postroom.domain.sending import Caller, Submission, internal_mail
+from postroom.errors import Throttling
 from postroom.store import identities as store
+from postroom.store import rate_limits as rate_store
 from postroom.store.database import Database
 from postroom.wire import ids
 
@@ -34,12 +37,19 @@ def start_email_verification(
     submission_for: Callable[[str], Submission],
     now: float,
 ) -> bool:
-    """Pending + a fresh link mailed; an identity already verified stays as it is."""
+    """Pending + the link mailed; an identity already verified stays as it is. At most one
+    request a second per account (Throttling) and one mail to an address every 5 minutes:
+    a request inside that window mails nothing, and the pending link already sent stays."""
+    if not rate_store.take(conn, limits.VERIFY_REQUESTS, (caller.account_id,), now):
+        raise Throttling(limits.RATE_EXCEEDED)
     token = ids.url_token()
     found = store.upsert_pending(
         conn, caller.account_id, caller.region, identity, rules.EMAIL, token, now
     )
     if found.status == rules.SUCCESS:
+        return False
+    recipient = (caller.account_id, identity.lower())
+    if not rate_store.take(conn, limits.VERIFY_MAIL, recipient, now):
         return False
     admit(conn, submission_for(found.token))
     return True

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from postroom.domain.accounts import Account
+from postroom.domain.rate_limits import refill
 from postroom.errors import Throttling
 
 DAY_SECONDS = 24 * 3600
@@ -30,8 +31,7 @@ class Charge:
 
 def available_tokens(account: Account, now: float) -> float:
     capacity = max(1.0, account.max_rate)
-    elapsed = max(0.0, now - account.rate_updated_at)
-    return min(capacity, account.rate_tokens + elapsed * account.max_rate)
+    return refill(account.rate_tokens, account.rate_updated_at, now, account.max_rate, capacity)
 
 
 def reserve(account: Account, charge: Charge, sent_last_24h: float, now: float) -> float:

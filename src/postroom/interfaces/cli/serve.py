@@ -9,6 +9,7 @@ import os
 import sys
 from collections.abc import Callable, Coroutine
 from dataclasses import replace
+from functools import partial
 from typing import Annotated, Any
 
 import typer
@@ -33,6 +34,7 @@ from postroom.services import Services, build_services
 from postroom.store import dkim as dkim_store
 from postroom.store import identities as identity_store
 from postroom.store import mail_from as mail_from_store
+from postroom.store import rate_limits as rate_limit_store
 
 log = logging.getLogger("postroom")
 
@@ -70,7 +72,8 @@ def choose_transport(settings: Settings) -> Transport | None:
 
 
 async def watch_reputation(services: Services) -> None:
-    """Every account's bounce and complaint rates, assessed periodically (SES enforcement)."""
+    """Every account's bounce and complaint rates, assessed periodically (SES enforcement);
+    full rate-limit buckets are forgotten on the way."""
     settings = services.settings
     while True:
         await asyncio.sleep(settings.reputation_interval)
@@ -78,6 +81,7 @@ async def watch_reputation(services: Services) -> None:
             await reputation_service.reassess(
                 services.db, services.clock.now(), settings.reputation_min_volume
             )
+            await services.db.write(partial(rate_limit_store.prune, now=services.clock.now()))
         except Exception:
             log.exception("reputation assessment failed")
 
