@@ -20,6 +20,8 @@ from postroom.wire.sigv4 import (
     SignedRequest,
     canonical_query,
     canonical_uri,
+    check_host,
+    collect_headers,
     parse_auth,
     sign_request,
     unknown_key_error,
@@ -83,19 +85,26 @@ def botocore_signed(
     token: str | None = None,
     secret: str = SECRET,
     service: str = "ses",
+    region: str = REGION,
 ) -> SignedRequest:
     request = AWSRequest(method, url, data=body, headers=dict(headers or {}))
-    SigV4Auth(Credentials(AKID, secret, token), service, REGION).add_auth(request)
+    SigV4Auth(Credentials(AKID, secret, token), service, region).add_auth(request)
     prepared = request.prepare()
     return received(prepared.url, method, prepared.headers, prepared.body)
 
 
-def botocore_presigned(method: str, url: str, body: bytes = b"", expires: int = 3600,
-                       token: str | None = None) -> SignedRequest:  # fmt: skip
+def botocore_presigned(
+    method: str,
+    url: str,
+    body: bytes = b"",
+    expires: int = 3600,
+    token: str | None = None,
+    region: str = REGION,
+) -> SignedRequest:
     # botocore's presigner takes the query protocol's form as a dict and moves it to the URL.
     data = dict(parse_qsl(body.decode())) if body else b""
     request = AWSRequest(method, url, data=data, headers={"Content-Type": FORM} if body else {})
-    SigV4QueryAuth(Credentials(AKID, SECRET, token), "ses", REGION, expires=expires).add_auth(
+    SigV4QueryAuth(Credentials(AKID, SECRET, token), "ses", region, expires=expires).add_auth(
         request
     )
     prepared = request.prepare()
@@ -138,16 +147,87 @@ def test_v1_post_form_body_verifies() -> None:
     auth = check(req)
     assert auth == ParsedAuth(
         AKID, "20240305", REGION, "ses", ("content-type", "host", "x-amz-date"),
-        auth.signature, SIGNED_AT, presigned=False, expires=None, security_token=None,
+        auth.signature, SIGNED_AT, presigned=False, expires=None,
     )  # fmt: skip
     assert len(auth.signature) == 64
 
 
-def test_session_token_is_signed_and_reported() -> None:
+def test_session_token_is_refused() -> None:
+    # Postroom issues no temporary credentials: any token is one it did not issue.
     req = botocore_signed("POST", f"{ENDPOINT}/", SEND_EMAIL, {"Content-Type": FORM}, "tok/en+=")
-    auth = check(req)
-    assert auth.security_token == "tok/en+="
-    assert "x-amz-security-token" in auth.signed_headers
+    assert "x-amz-security-token" in req.headers
+    error = rejected(req)
+    assert (error.code, error.status, error.message) == (
+        "InvalidClientTokenId", 403, "The security token included in the request is invalid.",
+    )  # fmt: skip
+
+
+def test_session_token_in_a_presigned_query_is_refused() -> None:
+    req = botocore_presigned("GET", f"{ENDPOINT}/?Action=GetSendQuota", token="session")
+    assert "X-Amz-Security-Token=session" in req.query_string
+    assert (rejected(req).code, rejected(req).status) == ("InvalidClientTokenId", 403)
+
+
+def test_session_token_query_parameter_next_to_an_authorization_header_is_refused() -> None:
+    req = send_email()
+    req = SignedRequest(req.method, req.path, "X-Amz-Security-Token=x", req.headers, req.body)
+    assert rejected(req).code == "InvalidClientTokenId"
+
+
+@pytest.mark.parametrize(
+    "region", ["us east-1", "us-east-1;x", "eu-wést-1", "a" * 33, "US-EAST-1", "us_east_1"]
+)
+@pytest.mark.parametrize("form", ["header", "presigned"])
+def test_malformed_region_is_refused(region: str, form: str) -> None:
+    if form == "header":
+        req = botocore_signed("POST", f"{ENDPOINT}/", SEND_EMAIL, {"Content-Type": FORM},
+                              region=region)  # fmt: skip
+    else:
+        req = botocore_presigned("GET", f"{ENDPOINT}/?Action=GetSendQuota", region=region)
+    error = rejected(req)
+    assert (error.code, error.status, error.message) == (
+        "SignatureDoesNotMatch", 403, "Credential should be scoped to a valid region.",
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("region", ["a" * 32, "us-east-1", "local", "cn-northwest-1"])
+def test_regions_as_aws_writes_them_verify(region: str) -> None:
+    req = botocore_signed("POST", f"{ENDPOINT}/", SEND_EMAIL, {"Content-Type": FORM},
+                          region=region)  # fmt: skip
+    assert check(req).region == region
+
+
+def test_collect_headers_joins_repeats_but_refuses_a_second_authorization() -> None:
+    assert collect_headers([(b"X-A", b"1"), (b"x-a", b"2"), (b"Host", b"h")]) == {
+        "x-a": "1,2", "host": "h",
+    }  # fmt: skip
+    with pytest.raises(AuthError) as caught:
+        collect_headers([(b"authorization", b"AWS4-HMAC-SHA256 a=b"), (b"Authorization", b"x")])
+    assert (caught.value.code, caught.value.status) == ("IncompleteSignature", 400)
+
+
+@pytest.mark.parametrize(
+    ("host", "allowed"),
+    [
+        ("email.example.test", True),
+        ("Email.Example.TEST:8443", True),
+        ("email.example.test.:443", True),
+        ("[::1]:8025", True),
+        ("127.0.0.1:8025", False),
+        ("evil.example.test", False),
+        ("email.example.test.evil.test", False),
+        ("", False),
+    ],
+)
+def test_check_host(host: str, allowed: bool) -> None:
+    names = ("email.example.test", "[::1]")
+    if allowed:
+        check_host({"host": host}, names)
+    else:
+        with pytest.raises(AuthError) as caught:
+            check_host({"host": host}, names)
+        assert (caught.value.code, caught.value.status) == ("SignatureDoesNotMatch", 403)
+    check_host({"host": host}, ())  # not set: any host
 
 
 @pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
@@ -271,7 +351,7 @@ def test_aws_test_suite_get_vanilla() -> None:
     [
         ("POST", "http://localhost:8443/", SEND_EMAIL, {"Content-Type": FORM}),
         ("GET", f"{ENDPOINT}/v2/email/identities/a%2Bb%40c.com?PageSize=5&Next=x%20y", b"", {}),
-        ("PUT", f"{ENDPOINT}/v2/email/x", b"{}", {"X-Amz-Security-Token": "t"}),
+        ("PUT", f"{ENDPOINT}/v2/email/x", b"{}", {"X-Amz-Meta-Note": "t"}),
     ],
 )
 def test_sign_request_equals_botocore(
@@ -298,10 +378,10 @@ def test_sign_request_needs_host() -> None:
 
 def test_presigned_get_verifies() -> None:
     url = f"{ENDPOINT}/v2/email/identities/user%2Btag%40example.com?PageSize=5&Next=a%20b"
-    req = botocore_presigned("GET", url, expires=600, token="session")
+    req = botocore_presigned("GET", url, expires=600)
     assert "authorization" not in req.headers
     auth = check(req, now=NOW + 600)
-    assert (auth.presigned, auth.expires, auth.security_token) == (True, 600, "session")
+    assert (auth.presigned, auth.expires) == (True, 600)
 
 
 def test_presigned_v1_post_moves_the_form_into_the_query() -> None:

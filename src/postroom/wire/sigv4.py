@@ -1,11 +1,14 @@
 """AWS Signature Version 4 verification for incoming requests (ses-spec.md section 3).
 
 Pure protocol code: a `SignedRequest` value in, a `ParsedAuth` value or an `AuthError` out.
-The caller's flow is `parse_auth(req)` -> look up the access key (unknown -> raise
-`unknown_key_error()`) -> `verify_signature(req, auth, secret, clock.now())`.
+The caller's flow, all but the last step from the headers alone (before any of the body is
+read): `collect_headers(raw)` -> `parse_auth(req)` -> `check_host(req.headers, allowed)` ->
+look up the access key (unknown -> raise `unknown_key_error()`) -> `check_time(auth, now)`
+-> read the body -> `check_signature(req, auth, secret)` (the payload hash needs the body).
+`verify_signature` is the last two checks at once, for callers that hold the whole request.
 
-`parse_auth` rejects malformed or mis-scoped credentials before any key lookup;
-`verify_signature` checks the time window and then the signature itself.
+`parse_auth` rejects malformed or mis-scoped credentials, unsafe regions and any security
+token (Postroom issues no temporary credentials) before any key lookup.
 Secrets never appear in messages: AWS echoes only the Authorization header, the access key
 id and dates, and so do we.
 """
@@ -18,13 +21,13 @@ import hashlib
 import hmac
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_tz
 from functools import lru_cache
-from urllib.parse import quote, unquote_plus
 
 from postroom.errors import AuthError
+from postroom.wire.sigv4_canonical import canonical_query, canonical_uri, query_pairs
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 TERMINATOR = "aws4_request"
@@ -39,6 +42,8 @@ BAD_SIGNATURE = (
     "Consult the service documentation for details."
 )
 UNKNOWN_KEY = "The security token included in the request is invalid."
+BAD_REGION = "Credential should be scoped to a valid region."
+SECURITY_TOKEN = "X-Amz-Security-Token"
 
 # Headers botocore never signs (botocore.auth.SIGNED_HEADERS_BLACKLIST) plus the one it strips.
 _UNSIGNABLE = frozenset(
@@ -48,10 +53,10 @@ _UNSIGNABLE = frozenset(
         "x-amzn-trace-id",
     }
 )  # fmt: skip
-_PLAIN_PATH = re.compile(r"[A-Za-z0-9/_.~-]*")
-# Pairs of unreserved characters with at most one '=' each: already canonical, only sort.
-_PLAIN_QUERY = re.compile(r"[\w.~-]*(?:=[\w.~-]*)?(?:&[\w.~-]*(?:=[\w.~-]*)?)*", re.ASCII)
 _AMZ_DATE = re.compile(r"\d{8}T\d{6}Z")
+# Region names as AWS writes them (us-east-1, eu-central-2, local): lower-case letters,
+# digits and hyphens, at most 32 characters (the width the schema stores).
+_REGION = re.compile(r"[a-z0-9-]{1,32}")
 _QUERY_AUTH = ("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature", "X-Amz-SignedHeaders")
 
 
@@ -63,7 +68,8 @@ class SignedRequest:
     method: str
     path: str  # raw path as received, still percent-encoded
     query_string: str  # raw query string as received, no leading '?'
-    headers: Mapping[str, str]  # lower-case names; repeated headers joined with ','
+    headers: Mapping[str, str]  # lower-case names; repeated headers joined with ',' (see
+    # collect_headers)
     body: bytes
 
 
@@ -78,7 +84,6 @@ class ParsedAuth:
     amz_date: str  # YYYYMMDDTHHMMSSZ
     presigned: bool
     expires: int | None
-    security_token: str | None
 
 
 def _incomplete(message: str) -> AuthError:
@@ -94,19 +99,69 @@ def unknown_key_error() -> AuthError:
     return AuthError(UNKNOWN_KEY, code="InvalidClientTokenId", status=403)
 
 
+def invalid_token_error() -> AuthError:
+    """A security token: Postroom issues no temporary credentials, so none is valid."""
+    return AuthError(UNKNOWN_KEY, code="InvalidClientTokenId", status=403)
+
+
 # --------------------------------------------------------------------------- parsing
+
+
+def collect_headers(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
+    """ASGI header pairs -> lower-case names, repeated ones joined with ',' (RFC 9110 5.3).
+
+    A repeated Authorization header cannot be joined that way (its value holds commas): it
+    is refused with IncompleteSignature rather than letting one of the two win.
+    """
+    headers: dict[str, str] = {}
+    for raw_name, raw_value in raw:
+        name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
+        if name in headers:
+            if name == "authorization":
+                raise _incomplete("The request must contain exactly one Authorization header.")
+            value = f"{headers[name]},{value}"
+        headers[name] = value
+    return headers
 
 
 def parse_auth(req: SignedRequest) -> ParsedAuth:
     """Read the Authorization header, or else the X-Amz-* query parameters (presigned)."""
+    params = (
+        dict(query_pairs(req.query_string))
+        if "X-Amz-" in req.query_string or "x-amz-" in req.query_string
+        else {}
+    )
+    if "x-amz-security-token" in req.headers or SECURITY_TOKEN in params:
+        raise invalid_token_error()
     header = req.headers.get("authorization", "").strip()
     if header:
         return _parse_header_auth(req, header)
-    if req.query_string:
-        params = dict(_query_pairs(req.query_string))
-        if any(name in params for name in _QUERY_AUTH):
-            return _parse_query_auth(params)
+    if any(name in params for name in _QUERY_AUTH):
+        return _parse_query_auth(params)
     raise AuthError(MISSING_TOKEN, code="MissingAuthenticationToken", status=403)
+
+
+def check_host(headers: Mapping[str, str], allowed_hosts: tuple[str, ...]) -> None:
+    """With `allowed_hosts` set, the (signed) Host must name one of them.
+
+    The host part is compared, case-insensitively, without the port: a port mapping or a
+    proxy changes the port a client dials, not the name it signs. Refused with
+    SignatureDoesNotMatch (403): the signature is valid only for another endpoint, which is
+    how a request captured at (or meant for) another server looks, and SDKs treat it as the
+    authentication failure it is rather than as a malformed request to retry or report.
+    """
+    if not allowed_hosts:
+        return
+    host = headers.get("host", "").strip()
+    if host.startswith("["):  # [IPv6]:port
+        name = host[: host.find("]") + 1]
+    else:
+        name = host.rpartition(":")[0] if ":" in host else host
+    if name.lower().rstrip(".") not in allowed_hosts:
+        raise _mismatch(
+            "The request was signed for a host this endpoint does not answer to. "
+            "Sign it for the endpoint's host name."
+        )
 
 
 def _parse_header_auth(req: SignedRequest, header: str) -> ParsedAuth:
@@ -141,7 +196,7 @@ def _parse_header_auth(req: SignedRequest, header: str) -> ParsedAuth:
     if algorithm != ALGORITHM:
         raise _incomplete(f"Unsupported AWS 'algorithm': '{algorithm}'.")
     assert amz_date is not None
-    return _build(fields, amz_date, None, req.headers.get("x-amz-security-token"))
+    return _build(fields, amz_date, None)
 
 
 def _header_date(headers: Mapping[str, str]) -> str | None:
@@ -172,9 +227,7 @@ def _parse_query_auth(params: Mapping[str, str]) -> ParsedAuth:
         name: params[f"X-Amz-{name}"] for name in ("Credential", "SignedHeaders", "Signature")
     }
     expires = _parse_expires(params.get("X-Amz-Expires"))
-    return _build(
-        fields, params["X-Amz-Date"], expires, params.get("X-Amz-Security-Token"), presigned=True
-    )
+    return _build(fields, params["X-Amz-Date"], expires, presigned=True)
 
 
 def _parse_expires(raw: str | None) -> int | None:
@@ -197,7 +250,6 @@ def _build(
     fields: Mapping[str, str],
     amz_date: str,
     expires: int | None,
-    token: str | None,
     presigned: bool = False,
 ) -> ParsedAuth:
     """Validate the credential scope `<AKID>/<YYYYMMDD>/<region>/ses/aws4_request`.
@@ -224,6 +276,8 @@ def _build(
         )
     if not region:
         raise _mismatch("Credential should be scoped to a valid region, not ''. ")
+    if not _REGION.fullmatch(region):  # a space, ';', non-ASCII or too long for the schema
+        raise _mismatch(BAD_REGION)
     if service not in SERVICES:
         raise _mismatch("Credential should be scoped to correct service: 'ses'. ")
     if date != amz_date[:8]:
@@ -238,7 +292,7 @@ def _build(
         )
     signature = fields["Signature"]
     return ParsedAuth(
-        access_key_id, date, region, service, names, signature, amz_date, presigned, expires, token
+        access_key_id, date, region, service, names, signature, amz_date, presigned, expires
     )
 
 
@@ -249,7 +303,12 @@ def verify_signature(
     req: SignedRequest, auth: ParsedAuth, secret_access_key: str, now: float
 ) -> None:
     """Check the time window, then the signature; `now` comes from the injected clock."""
-    _check_time(auth, now)
+    check_time(auth, now)
+    check_signature(req, auth, secret_access_key)
+
+
+def check_signature(req: SignedRequest, auth: ParsedAuth, secret_access_key: str) -> None:
+    """Compare the signature with ours over the request, body included."""
     canonical = canonical_request(req, auth.signed_headers, presigned=auth.presigned)
     expected = _signature(secret_access_key, auth, canonical)
     given = auth.signature
@@ -257,7 +316,8 @@ def verify_signature(
         raise _mismatch()
 
 
-def _check_time(auth: ParsedAuth, now: float) -> None:
+def check_time(auth: ParsedAuth, now: float) -> None:
+    """The signing time within 5 minutes of `now` (or a presigned URL not yet expired)."""
     signed_at = _parse_amz(auth.amz_date)
     if signed_at > now + MAX_SKEW:
         raise _mismatch(
@@ -340,62 +400,6 @@ def canonical_request(
     )
 
 
-def canonical_uri(path: str) -> str:
-    """The raw path percent-encoded a second time, keeping '/' and '~' (section 3).
-
-    Like botocore (utils.remove_dot_segments) we drop '.', '..' and empty segments first.
-    """
-    if not path:
-        return "/"
-    if "//" in path or "/." in path:
-        segments: list[str] = []
-        for seg in path.split("/"):
-            if seg == "..":
-                if segments:
-                    segments.pop()
-            elif seg and seg != ".":
-                segments.append(seg)
-        tail = "/" if path.endswith("/") and segments else ""
-        path = ("/" if path.startswith("/") else "") + "/".join(segments) + tail
-    if _PLAIN_PATH.fullmatch(path):
-        return path
-    return quote(path, safe="/~")
-
-
-def canonical_query(query_string: str, *, presigned: bool = False) -> str:
-    """Decode then RFC 3986-encode each key and value, sort by key then value (section 3).
-
-    A presigned request's own X-Amz-Signature is left out, as the signer left it out.
-    """
-    if not query_string:
-        return ""
-    if _PLAIN_QUERY.fullmatch(query_string):  # nothing to re-encode (typical SDK output)
-        pairs = [_split_pair(p) for p in query_string.split("&") if p]
-    else:
-        pairs = [(_encode(k), _encode(v)) for k, v in _query_pairs(query_string)]
-    if presigned:
-        pairs = [p for p in pairs if p[0] != "X-Amz-Signature"]
-    pairs.sort()
-    return "&".join(f"{k}={v}" for k, v in pairs)
-
-
-def _split_pair(pair: str) -> tuple[str, str]:
-    key, _, value = pair.partition("=")
-    return key, value
-
-
-def _query_pairs(query_string: str) -> list[tuple[str, str]]:
-    """Decoded (key, value) pairs. '+' means a space, as AWS (S3's well-known presigned-URL
-    gotcha) and our own handlers (parse_qsl) read it; botocore's AWSRequest(params=...) sends
-    a space as '+' while signing '%20', and this way those requests verify too."""
-    pairs = (_split_pair(pair) for pair in query_string.split("&") if pair)
-    return [(unquote_plus(k), unquote_plus(v)) for k, v in pairs]
-
-
-def _encode(text: str) -> str:
-    return quote(text, safe="-_.~")
-
-
 # --------------------------------------------------------------------------- signing
 
 
@@ -419,7 +423,7 @@ def sign_request(
     names = tuple(sorted(headers))
     signing = SignedRequest(req.method, req.path, req.query_string, headers, req.body)
     auth = ParsedAuth(
-        access_key_id, amz_date[:8], region, service, names, "", amz_date, False, None, None
+        access_key_id, amz_date[:8], region, service, names, "", amz_date, False, None
     )
     signature = _signature(secret_access_key, auth, canonical_request(signing, names))
     credential = f"{access_key_id}/{amz_date[:8]}/{region}/{service}/{TERMINATOR}"
