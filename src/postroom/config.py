@@ -70,6 +70,10 @@ class Settings:
     relay: RelaySettings = field(default_factory=RelaySettings)
     dns: HostPort | None = None
     public_url: str | None = None
+    # Host names a signed request's Host header must name (compared without the port,
+    # case-insensitively); empty: any, so port mappings and proxies keep working.
+    # Recommended in production (docs/security.md).
+    allowed_hosts: tuple[str, ...] = ()
     region: str = "us-east-1"
     secret_key: str | None = None
     verification_sender: str = "no-reply@postroom.localhost"
@@ -153,6 +157,8 @@ def _coerce(name: str, value: Any) -> Any:
         "reputation_interval", "smtp_timeout",
     }:  # fmt: skip
         return float(value)
+    if name == "allowed_hosts":
+        return _host_names(value)
     if name == "roles":
         chosen = tuple(r.strip() for r in value.split(",")) if isinstance(value, str) else value
         if not chosen or not set(chosen) <= set(ROLES):
@@ -170,6 +176,18 @@ def _coerce(name: str, value: Any) -> Any:
             raise ConfigError(f"unknown relay settings: {', '.join(sorted(unknown))}")
         return RelaySettings(**value)
     return value
+
+
+def _host_names(value: Any) -> tuple[str, ...]:
+    """`a.example,b.example` or a TOML list -> lower-case names without a trailing dot."""
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple):
+        raise ConfigError("allowed_hosts must be host names, comma-separated or a list")
+    names = tuple(str(item).strip().lower().rstrip(".") for item in items if str(item).strip())
+    for name in names:
+        if any(c in name for c in " /@") or (":" in name and not name.startswith("[")):
+            raise ConfigError(f"allowed_hosts takes host names without a port, got {name!r}")
+    return names
 
 
 def load_settings(

@@ -73,3 +73,18 @@ def test_delivery_gets_a_process_of_its_own_where_there_are_two_cores(
     monkeypatch.setattr("os.cpu_count", lambda: None)
     assert load_settings(environ={}).worker_processes == 0
     assert load_settings(environ={"POSTROOM_WORKER_PROCESSES": "0"}).worker_processes == 0
+
+
+def test_allowed_hosts_from_a_list_or_commas(tmp_path: Path) -> None:
+    assert load_settings(environ={}).allowed_hosts == ()  # off: any Host
+    env = {"POSTROOM_ALLOWED_HOSTS": " Email.Example.COM, mail.example.net.,"}
+    assert load_settings(environ=env).allowed_hosts == ("email.example.com", "mail.example.net")
+    config = tmp_path / "postroom.toml"
+    config.write_text('allowed_hosts = ["ses.example.org", "[::1]"]\n')
+    assert load_settings(config_file=config, environ={}).allowed_hosts == (
+        "ses.example.org",
+        "[::1]",
+    )
+    for bad in ("ses.example.org:8025", "http://ses.example.org", 42):
+        with pytest.raises(ConfigError):
+            load_settings(environ={}, allowed_hosts=bad)

@@ -203,6 +203,10 @@ def serve(
     retry_initial: Annotated[float | None, typer.Option(help="First retry delay, s.")] = None,
     retry_max_age: Annotated[float | None, typer.Option(help="Give-up age, s.")] = None,
     public_url: Annotated[str | None, typer.Option(help="Base URL of links.")] = None,
+    allowed_hosts: Annotated[
+        str | None,
+        typer.Option(help="Host names signed requests must name, comma-separated (default any)."),
+    ] = None,
     region: Annotated[str, typer.Option(help="Default region.")] = "us-east-1",
     roles: Annotated[
         str, typer.Option(help="api,worker (default both); nodes share the database.")
@@ -249,6 +253,7 @@ def serve(
             relay=relay_settings,
             dns=dns,
             public_url=public_url,
+            allowed_hosts=allowed_hosts,
             region=region,
             verification_sender=verification_sender,
             roles=roles,
