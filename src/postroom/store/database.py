@@ -26,7 +26,6 @@ import contextlib
 import dataclasses
 import fcntl
 import logging
-import os
 import queue
 import threading
 import weakref
@@ -40,7 +39,7 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.pool import NullPool
 
-from postroom.store import migrations
+from postroom.store import files, migrations
 from postroom.store.fastsql import Sql
 
 T = TypeVar("T")
@@ -53,8 +52,6 @@ MAX_GROUP = 256
 
 
 def _sqlite_engine(url: str, begin: str, synchronous: str = "FULL") -> Engine:
-    path = url.removeprefix("sqlite:///")
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
     @event.listens_for(engine, "connect")
@@ -98,7 +95,7 @@ class _WriteTurns:
 
     def _files(self) -> tuple[int, int]:
         if self._fds is None:
-            queue_fd, turn_fd = (os.open(p, os.O_RDWR | os.O_CREAT, 0o600) for p in self._paths)
+            queue_fd, turn_fd = (files.private_file(Path(p)) for p in self._paths)
             self._fds = (queue_fd, turn_fd)
         return self._fds
 
@@ -166,6 +163,7 @@ class Database:
         self.is_sqlite = url.startswith("sqlite")
         self._turns: _WriteTurns | None = None
         if self.is_sqlite:
+            files.private_sqlite(url.removeprefix("sqlite:///"))
             self._turns = _WriteTurns(url.removeprefix("sqlite:///"))
             synchronous = "FULL" if sync_commits else "NORMAL"
             self.write_engine = _sqlite_engine(url, "BEGIN IMMEDIATE", synchronous)

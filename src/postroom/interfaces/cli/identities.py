@@ -19,7 +19,7 @@ from postroom.interfaces.cli.main import (
     fail,
     settings_from,
 )
-from postroom.secrets import SecretBox
+from postroom.secrets import SecretKeyError, open_secret_box
 from postroom.services import open_database
 from postroom.store import accounts as account_store
 from postroom.store import dkim as dkim_store
@@ -80,15 +80,15 @@ def rotate_dkim_command(
     settings = settings_from(data_dir, database_url)
     name = domain.strip().rstrip(".").lower()
     db = open_database(settings)
-    box = SecretBox.from_settings(settings.secret_key, settings.data_dir)
     try:
+        box = open_secret_box(settings.secret_key, settings.data_dir, db)
         owner = db.query(lambda conn: account_store.find_account(conn, account))
         selector = asyncio.run(
             dkim_service.rotate(
                 db, box, owner.id, region or settings.region, name, SystemClock().now()
             )
         )
-    except (PostroomError, ValueError) as exc:
+    except (PostroomError, SecretKeyError, ValueError) as exc:
         fail(exc.message if isinstance(exc, PostroomError) else str(exc))
         return
     finally:

@@ -20,7 +20,7 @@ from postroom.config import ConfigError, Settings, load_settings
 from postroom.domain import events as ev
 from postroom.domain.accounts import IssuedKey
 from postroom.errors import PostroomError
-from postroom.secrets import SecretBox
+from postroom.secrets import SecretKeyError, open_secret_box
 from postroom.services import open_database
 from postroom.store import accounts as account_store
 from postroom.store import messages as message_store
@@ -69,10 +69,10 @@ def print_json(value: Any) -> None:
 
 def _issue_key(settings: Settings, account_name: str | None, create: bool) -> IssuedKey:
     db = open_database(settings)
-    box = SecretBox.from_settings(settings.secret_key, settings.data_dir)
     secret = ids.secret_access_key()
     now = SystemClock().now()
     try:
+        box = open_secret_box(settings.secret_key, settings.data_dir, db)
 
         def job(conn: Any) -> IssuedKey:
             assert account_name is not None
@@ -84,8 +84,8 @@ def _issue_key(settings: Settings, account_name: str | None, create: bool) -> Is
             return IssuedKey(account, key_id, secret)
 
         return db.transact(job)
-    except PostroomError as exc:
-        fail(exc.message)
+    except (PostroomError, SecretKeyError) as exc:
+        fail(str(exc))
         raise
     finally:
         db.close()

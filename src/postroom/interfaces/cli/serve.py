@@ -30,6 +30,7 @@ from postroom.interfaces.cli.node_processes import (
     wants_children,
 )
 from postroom.interfaces.http.app import create_app
+from postroom.secrets import SecretKeyError
 from postroom.services import Services, build_services
 from postroom.store import dkim as dkim_store
 from postroom.store import identities as identity_store
@@ -267,8 +268,11 @@ def serve(
         fail(str(exc), 2)
         return
     configure_logging()
-    with contextlib.suppress(KeyboardInterrupt):
-        run_loop(run_server(settings))
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            run_loop(run_server(settings))
+    except SecretKeyError as exc:  # before anything listens: a message, not a traceback
+        fail(str(exc))
 
 
 def configure_logging() -> None:
