@@ -57,9 +57,7 @@ def upgrade() -> None:
         .values(paused_by_tenant=True)
     )
     op.execute(
-        accounts.update()
-        .where(accounts.c.enforcement == "SHUTDOWN")
-        .values(sending_enabled=False)
+        accounts.update().where(accounts.c.enforcement == "SHUTDOWN").values(sending_enabled=False)
     )
 
 
