@@ -110,6 +110,18 @@ class Settings:
     routes: dict[str, str] = field(default_factory=dict)  # domain -> "host:port" override
     # Per recipient domain: "require" (no delivery without STARTTLS) or "opportunistic".
     tls_policy: dict[str, str] = field(default_factory=dict)
+    # HTTP limits (docs/operations.md): bytes of the request target (414 beyond), of the
+    # header section and its number of fields (431 beyond); seconds for a request head,
+    # for a body (idle between reads and in all; 408) and between keep-alive requests;
+    # open connections per API process (0: as many as RLIMIT_NOFILE safely allows).
+    http_max_request_line: int = 8190
+    http_max_header_bytes: int = 65536
+    http_max_headers: int = 100
+    http_header_timeout: float = 20.0
+    http_body_idle_timeout: float = 30.0
+    http_body_timeout: float = 120.0
+    http_keep_alive_timeout: float = 30.0
+    http_max_connections: int = 0
 
     @property
     def effective_database_url(self) -> str:
@@ -125,6 +137,11 @@ class Settings:
 
 
 _ENV_PREFIX = "POSTROOM_"
+_HTTP_LIMITS: dict[str, type[int] | type[float]] = {
+    "http_max_request_line": int, "http_max_header_bytes": int, "http_max_headers": int,
+    "http_header_timeout": float, "http_body_idle_timeout": float, "http_body_timeout": float,
+    "http_keep_alive_timeout": float, "http_max_connections": int,
+}  # fmt: skip
 
 
 def _coerce(name: str, value: Any) -> Any:
@@ -157,6 +174,11 @@ def _coerce(name: str, value: Any) -> Any:
         "reputation_interval", "smtp_timeout",
     }:  # fmt: skip
         return float(value)
+    if name in _HTTP_LIMITS:
+        number = _HTTP_LIMITS[name](value)
+        if number < 0 or (number == 0 and name != "http_max_connections"):
+            raise ConfigError(f"{name} must be positive, got {value!r}")
+        return number
     if name == "allowed_hosts":
         return _host_names(value)
     if name == "roles":

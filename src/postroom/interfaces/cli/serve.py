@@ -30,6 +30,7 @@ from postroom.interfaces.cli.node_processes import (
     wants_children,
 )
 from postroom.interfaces.http.app import create_app
+from postroom.interfaces.http.server import HttpLimits, connection_budget, protocol_class
 from postroom.secrets import SecretKeyError
 from postroom.services import Services, build_services
 from postroom.store import dkim as dkim_store
@@ -116,6 +117,7 @@ async def run_server(settings: Settings, plan: NodePlan | None = None) -> None:
     application = create_app(services, wake, api="api" in settings.roles)
     if plan.wake_fd is not None and runs_worker:
         asyncio.get_running_loop().add_reader(plan.wake_fd, _woken, plan.wake_fd, worker.wake)
+    limits = http_limits(settings, runs_worker)
     config = uvicorn.Config(
         application,
         host=settings.http.host,
@@ -123,10 +125,11 @@ async def run_server(settings: Settings, plan: NodePlan | None = None) -> None:
         log_level="warning",
         access_log=False,
         lifespan="off",
-        http="httptools",
+        http=protocol_class(limits),  # uvicorn's httptools protocol with limits
+        ws="none",
         loop="none",
-        timeout_keep_alive=30,
-        backlog=4096,
+        timeout_keep_alive=limits.keep_alive_timeout,  # type: ignore[arg-type]  # a float
+        backlog=min(4096, limits.max_connections),
     )
     server = uvicorn.Server(config)
     background = []
@@ -149,6 +152,22 @@ async def run_server(settings: Settings, plan: NodePlan | None = None) -> None:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         services.close()
+
+
+def http_limits(settings: Settings, runs_worker: bool) -> HttpLimits:
+    """The HTTP limits of this process. Descriptors kept back from client connections: 64,
+    plus two per outbound delivery (SMTP and DNS) when the worker role runs here."""
+    reserved = 64 + (2 * settings.workers if runs_worker else 0)
+    return HttpLimits(
+        max_request_line=settings.http_max_request_line,
+        max_header_bytes=settings.http_max_header_bytes,
+        max_headers=settings.http_max_headers,
+        header_timeout=settings.http_header_timeout,
+        body_idle_timeout=settings.http_body_idle_timeout,
+        body_timeout=settings.http_body_timeout,
+        keep_alive_timeout=settings.http_keep_alive_timeout,
+        max_connections=connection_budget(settings.http_max_connections, reserved),
+    )
 
 
 def _no_wake() -> None:
@@ -227,6 +246,30 @@ def serve(
         str | None,
         typer.Option(envvar="POSTROOM_VERIFICATION_SENDER", help="From of verification mail."),
     ] = None,
+    http_max_connections: Annotated[
+        int | None, typer.Option(min=0, help="Open connections per API process (0: auto).")
+    ] = None,
+    http_header_timeout: Annotated[
+        float | None, typer.Option(help="Seconds for a request's head (default 20).")
+    ] = None,
+    http_body_timeout: Annotated[
+        float | None, typer.Option(help="Seconds for a whole body (default 120).")
+    ] = None,
+    http_body_idle_timeout: Annotated[
+        float | None, typer.Option(help="Seconds between body reads (default 30).")
+    ] = None,
+    http_keep_alive_timeout: Annotated[
+        float | None, typer.Option(help="Idle seconds between requests (default 30).")
+    ] = None,
+    http_max_request_line: Annotated[
+        int | None, typer.Option(help="Bytes of a request's URL (default 8190).")
+    ] = None,
+    http_max_header_bytes: Annotated[
+        int | None, typer.Option(help="Bytes of a request's headers (default 65536).")
+    ] = None,
+    http_max_headers: Annotated[
+        int | None, typer.Option(help="Header fields of a request (default 100).")
+    ] = None,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
@@ -263,6 +306,14 @@ def serve(
             outbound_port=outbound_port,
             retry_initial=retry_initial,
             retry_max_age=retry_max_age,
+            http_max_connections=http_max_connections,
+            http_header_timeout=http_header_timeout,
+            http_body_timeout=http_body_timeout,
+            http_body_idle_timeout=http_body_idle_timeout,
+            http_keep_alive_timeout=http_keep_alive_timeout,
+            http_max_request_line=http_max_request_line,
+            http_max_header_bytes=http_max_header_bytes,
+            http_max_headers=http_max_headers,
         )
     except ConfigError as exc:
         fail(str(exc), 2)
