@@ -69,7 +69,7 @@ def test_verify_email_identity_mails_a_link_that_verifies(sandboxed: Tenant) -> 
     assert _status(client, "ann@example.com") == "Success"
     assert client.list_verified_email_addresses()["VerifiedEmailAddresses"] == ["ann@example.com"]
     assert _send_from(client, "Ann <ann+news@example.com>")  # user+label@ is covered by user@
-    client.verify_email_identity(EmailAddress="ann@example.com")  # again: stays verified
+    request_verification(client, "ann@example.com")  # again (1/s allowed): stays verified
     assert _status(client, "ann@example.com") == "Success"
 
 

@@ -128,6 +128,7 @@ async def run_server(settings: Settings, plan: NodePlan | None = None) -> None:
         http=protocol_class(limits),  # uvicorn's httptools protocol with limits
         ws="none",
         loop="none",
+        server_header=False,  # no `server: uvicorn`: what runs here is nobody's business
         timeout_keep_alive=limits.keep_alive_timeout,  # type: ignore[arg-type]  # a float
         backlog=min(4096, limits.max_connections),
     )
