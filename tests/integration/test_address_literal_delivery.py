@@ -9,8 +9,7 @@ without a connection.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -31,11 +30,8 @@ T0 = 1_800_000_000.0
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(f"sqlite:///{tmp_path / 'db.sqlite'}")
-    database.create_schema()
-    yield database
-    database.close()
+def db(sqlite_db: Database) -> Database:
+    return sqlite_db
 
 
 class Tripwire:

@@ -4,8 +4,7 @@ deferrals back off and then bounce as Transient; a slow delivery keeps its lease
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator, Sequence
-from pathlib import Path
+from collections.abc import AsyncIterator, Sequence
 
 import pytest
 
@@ -25,11 +24,8 @@ GREYLISTED = "451 4.7.1 Greylisted, try later"
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(f"sqlite:///{tmp_path / 'db.sqlite'}")
-    database.create_schema()
-    yield database
-    database.close()
+def db(sqlite_db: Database) -> Database:
+    return sqlite_db
 
 
 @pytest.fixture

@@ -66,6 +66,17 @@ def engine_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
+def sqlite_db(tmp_path: Path) -> Iterator[Any]:
+    """A fresh SQLite `Database` at the newest schema, in the test's temp dir."""
+    from postroom.store.database import Database
+
+    database = Database(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    database.create_schema()
+    yield database
+    database.close()
+
+
+@pytest.fixture
 def postroom_factory(tmp_path: Path) -> Iterator[Callable[..., PostroomProcess]]:
     """Start servers: factory(*serve_args, database_url=None) -> started PostroomProcess."""
     started: list[PostroomProcess] = []
