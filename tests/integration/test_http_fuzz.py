@@ -135,6 +135,8 @@ def _signed(
 def _assert_ses_answer(response: httpx.Response, params: dict[str, str]) -> None:
     assert response.status_code < 500, (params, response.text)
     assert b"Traceback" not in response.content
+    if response.status_code in (414, 431):  # the HTTP layer's limits, before any SES code
+        return
     root = ET.fromstring(response.content)  # always well-formed XML
     if response.status_code >= 400:
         assert root.tag.endswith("ErrorResponse"), response.text
@@ -163,6 +165,7 @@ def test_mangled_requests_get_ses_errors_not_500s(postroom_factory: Any, engine_
             )
             statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
             _assert_ses_answer(response, params)
+    print(f"fuzz {engine_url.split(':')[0]}: {iterations} requests, statuses {statuses}")
     assert statuses.get(200, 0) > 0 and statuses.get(400, 0) > 0, statuses
     server.stop()
     logged = "".join(server.output)
