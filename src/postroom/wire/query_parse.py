@@ -13,13 +13,19 @@ every violation into one AWS-style `ValidationError`.
 from __future__ import annotations
 
 import codecs
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote
 
 from botocore.model import ServiceModel
 
 from postroom.errors import InvalidAction, ValidationError
+from postroom.wire.constraints import (
+    check_collection_length,
+    check_scalar,
+    missing_member,
+    validation_message,
+)
 from postroom.wire.query_plan import (
     KEY_CACHE_LIMIT,
     CollectionNode,
@@ -28,7 +34,6 @@ from postroom.wire.query_plan import (
     StructNode,
     service_plans,
 )
-from postroom.wire.query_scalars import show_value
 
 # AWS Common Errors: "MissingAction: The request is missing an action or a required parameter."
 MISSING_ACTION_MESSAGE = "The request is missing an action or a required parameter."
@@ -192,7 +197,7 @@ def _finish_struct(
             if empty_if_absent:
                 out[name] = {}
             elif required:
-                problems.append(_violation("null", path + seg, "Member must not be null"))
+                problems.append(missing_member(path + seg))
             continue
         out[name] = _finish(child, raw[name], path + seg, problems)
     return out
@@ -201,7 +206,7 @@ def _finish_struct(
 def _finish(node: Node, value: Any, path: str, problems: list[str]) -> Any:
     if isinstance(node, ScalarNode):
         if node.checked:
-            _check_scalar(node, value, path, problems)
+            check_scalar(node, value, path, problems)
         return value
     if isinstance(node, StructNode):
         return _finish_struct(node, value, path + ".", problems)
@@ -229,50 +234,5 @@ def _finish_collection(
             _finish(item, element, f"{path}.{n}.member", problems)
             for n, element in enumerate(items, 1)
         ]
-    if node.min_len is not None and len(result) < node.min_len:
-        problems.append(_length_violation(result, path, "greater", node.min_len))
-    if node.max_len is not None and len(result) > node.max_len:
-        problems.append(_length_violation(result, path, "less", node.max_len))
+    check_collection_length(node, result, path, problems)
     return result
-
-
-def _check_scalar(node: ScalarNode, value: Any, path: str, problems: list[str]) -> None:
-    for constraint in _scalar_failures(node, value):
-        problems.append(_violation(_quoted(value), path, constraint))
-
-
-def _scalar_failures(node: ScalarNode, value: Any) -> Iterator[str]:
-    """The constraint texts AWS writes after `failed to satisfy constraint:`."""
-    if node.enum is not None and value not in node.enum:
-        yield f"Member must satisfy enum value set: [{node.enum_text}]"
-    if node.min_len is not None and len(value) < node.min_len:
-        yield f"Member must have length greater than or equal to {node.min_len}"
-    if node.max_len is not None and len(value) > node.max_len:
-        yield f"Member must have length less than or equal to {node.max_len}"
-    if node.min_val is not None and value < node.min_val:
-        yield f"Member must have value greater than or equal to {node.min_val}"
-    if node.max_val is not None and value > node.max_val:
-        yield f"Member must have value less than or equal to {node.max_val}"
-    if node.pattern is not None and isinstance(value, str) and not node.pattern.search(value):
-        yield f"Member must satisfy regular expression pattern: {node.pattern.pattern}"
-
-
-def _quoted(value: Any) -> str:
-    return f"'{show_value(value)}'"
-
-
-def _violation(shown: str, path: str, constraint: str) -> str:
-    return f"Value {shown} at '{path}' failed to satisfy constraint: {constraint}"
-
-
-def _length_violation(value: Any, path: str, direction: str, bound: int) -> str:
-    return _violation(
-        _quoted(value), path, f"Member must have length {direction} than or equal to {bound}"
-    )
-
-
-def validation_message(problems: list[str]) -> str:
-    """`1 validation error detected: ...`, or `N validation errors detected: a; b` (AWS)."""
-    count = len(problems)
-    noun = "error" if count == 1 else "errors"
-    return f"{count} validation {noun} detected: " + "; ".join(problems)

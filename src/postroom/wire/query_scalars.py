@@ -50,7 +50,7 @@ def show_value(value: object) -> str:
     return text if len(text) <= _SHOW_LIMIT else text[:_SHOW_LIMIT] + "..."
 
 
-def _invalid(value: str, key: str, expected: str) -> InvalidParameterValue:
+def invalid_value(value: str, key: str, expected: str) -> InvalidParameterValue:
     return InvalidParameterValue(
         f"Value '{show_value(value)}' for parameter {key} is invalid: expected {expected}."
     )
@@ -64,16 +64,16 @@ def to_boolean(value: str, key: str) -> bool:
             return True
         if lowered == "false":
             return False
-    raise _invalid(value, key, "true or false")
+    raise invalid_value(value, key, "true or false")
 
 
 def _to_int(value: str, key: str, bounds: tuple[int, int], expected: str) -> int:
     # int() alone would also take '1_000', ' 7 ' and non-ASCII digits; AWS would not.
     if _INT_RE.fullmatch(value) is None:
-        raise _invalid(value, key, expected)
+        raise invalid_value(value, key, expected)
     number = int(value)
     if not bounds[0] <= number <= bounds[1]:
-        raise _invalid(value, key, expected)
+        raise invalid_value(value, key, expected)
     return number
 
 
@@ -91,7 +91,7 @@ def to_double(value: str, key: str) -> float:
     if special is not None:
         return special
     if _FLOAT_RE.fullmatch(value) is None:
-        raise _invalid(value, key, "a number")
+        raise invalid_value(value, key, "a number")
     return float(value)
 
 
@@ -105,7 +105,7 @@ def to_timestamp(value: str, key: str) -> datetime:
             return parsed.replace(tzinfo=UTC)
         return parsed.astimezone(UTC)
     except (ValueError, OverflowError, OSError):
-        raise _invalid(value, key, "an ISO 8601 timestamp") from None
+        raise invalid_value(value, key, "an ISO 8601 timestamp") from None
 
 
 def to_blob(value: str, key: str) -> bytes:
@@ -118,7 +118,7 @@ def to_blob(value: str, key: str) -> bytes:
     try:
         return base64.b64decode(compact + "=" * (-len(compact) % 4), validate=True)
     except ValueError:
-        raise _invalid(value, key, "base64-encoded data") from None
+        raise invalid_value(value, key, "base64-encoded data") from None
 
 
 CONVERTERS: dict[str, Converter | None] = {
