@@ -14,6 +14,12 @@
         +-- AccountSendingPaused       400 AccountSendingPausedException
         +-- Throttling                 400 Throttling
         +-- NotFound                   400/404 (e.g. identity or message unknown)
+        +-- TemplateError              400 (carries `part`: subject, text or html)
+            +-- InvalidTemplate            400 InvalidTemplate (not Handlebars, unknown partial)
+            +-- RenderingFailure           400 (SES: a Rendering Failure event at send time)
+                +-- MissingRenderingAttribute  400 MissingRenderingAttribute
+                +-- InvalidRenderingParameter  400 InvalidRenderingParameter
+        (InvalidTemplateData is an InvalidParameterValue: TemplateData not a JSON object)
 
 Each boundary translates this tree once: the HTTP layer (`interfaces/http/errors.py`) into
 `<ErrorResponse>` XML, the CLI into a message and exit code, SMTP into a reply.
@@ -135,3 +141,42 @@ class Throttling(ClientError):
 class NotFound(ClientError):
     code = "NotFound"
     status = 404
+
+
+class InvalidTemplateData(InvalidParameterValue):
+    """TemplateData is not a JSON object. Sends answer InvalidParameterValue (issue 9);
+    TestRenderTemplate answers InvalidRenderingParameter: its caller passes `code=`."""
+
+
+class TemplateError(ClientError):
+    """A template problem; `part` names the template part (subject, text, html) if known."""
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        part: str | None = None,
+        code: str | None = None,
+        status: int | None = None,
+    ) -> None:
+        super().__init__(message, code=code, status=status)
+        self.part = part
+
+
+class InvalidTemplate(TemplateError):
+    code = "InvalidTemplate"
+
+
+class RenderingFailure(TemplateError):
+    """The template could not be rendered with this data. At send time SES accepts the
+    message and records a Rendering Failure instead of failing the call."""
+
+    code = "InvalidRenderingParameter"
+
+
+class MissingRenderingAttribute(RenderingFailure):
+    code = "MissingRenderingAttribute"
+
+
+class InvalidRenderingParameter(RenderingFailure):
+    code = "InvalidRenderingParameter"
