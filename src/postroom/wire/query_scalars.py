@@ -50,7 +50,7 @@ def show_value(value: object) -> str:
     return text if len(text) <= _SHOW_LIMIT else text[:_SHOW_LIMIT] + "..."
 
 
-def invalid_value(value: str, key: str, expected: str) -> InvalidParameterValue:
+def invalid_value(value: object, key: str, expected: str) -> InvalidParameterValue:
     return InvalidParameterValue(
         f"Value '{show_value(value)}' for parameter {key} is invalid: expected {expected}."
     )
