@@ -101,9 +101,9 @@ class Route:
     @property
     def specificity(self) -> tuple[int, ...]:
         """Sort key, smaller first: literal 0, label 1, greedy 2, left to right."""
-        return tuple(
-            0 if isinstance(s, str) else (2 if s.greedy else 1) for s in self.segments
-        ) + (-len(self.segments),)
+        return tuple(0 if isinstance(s, str) else (2 if s.greedy else 1) for s in self.segments) + (
+            -len(self.segments),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,9 +177,7 @@ def _has_query_literals(route: Route, query_keys: frozenset[str]) -> bool:
 def _bind(route: Route, parts: list[str]) -> dict[str, str] | None:
     """Raw label values if `parts` fit the route's segments, else None."""
     segments = route.segments
-    greedy_at = next(
-        (i for i, s in enumerate(segments) if isinstance(s, Label) and s.greedy), None
-    )
+    greedy_at = next((i for i, s in enumerate(segments) if isinstance(s, Label) and s.greedy), None)
     if greedy_at is None:
         if len(parts) != len(segments):
             return None
