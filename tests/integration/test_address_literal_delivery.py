@@ -16,9 +16,9 @@ import pytest
 from postroom.clock import FakeClock
 from postroom.config import HostPort, RelaySettings, Settings
 from postroom.delivery.direct import direct_transport
-from postroom.delivery.worker import DeliveryWorker, Transport, relay_transport
-from postroom.domain.admission import admit
+from postroom.delivery.worker import Transport, relay_transport
 from postroom.domain.sending import Caller, Submission
+from postroom.services import STORE_ADMISSION, build_worker
 from postroom.store import accounts as account_store
 from postroom.store import messages as message_store
 from postroom.store.database import Database
@@ -75,13 +75,13 @@ def _queue(db: Database, message_id: str, recipients: list[Address]) -> str:
             envelope_from="app@example.com", source="app@example.com", subject="s",
             raw=b"Subject: s\r\n\r\nx\r\n", created_at=T0, internal=True,
         )  # fmt: skip
-        return admit(conn, submission)  # type: ignore[arg-type]
+        return STORE_ADMISSION.admit(conn, submission)  # type: ignore[arg-type]
 
     return db.transact(job)  # type: ignore[arg-type]
 
 
 async def _deliver_all(db: Database, settings: Settings, transport: Transport) -> None:
-    worker = DeliveryWorker(db, settings, FakeClock(T0), transport)
+    worker = build_worker(db, settings, FakeClock(T0), transport)
     while await worker._claim_batch():
         await worker.drain()
 

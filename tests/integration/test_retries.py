@@ -11,8 +11,8 @@ import pytest
 from postroom.clock import Clock, FakeClock, SystemClock
 from postroom.config import RelaySettings, Settings
 from postroom.delivery.worker import DeliveryWorker, relay_transport
-from postroom.domain.admission import admit
 from postroom.domain.sending import Caller, Submission
+from postroom.services import STORE_ADMISSION, build_worker
 from postroom.store import accounts as account_store
 from postroom.store import messages as message_store
 from postroom.store.database import Database
@@ -39,7 +39,7 @@ async def smarthost() -> AsyncIterator[SinkServer]:
 def _worker(db: Database, sink: SinkServer, clock: Clock, **settings: float) -> DeliveryWorker:
     relay = RelaySettings(host="127.0.0.1", port=sink.port, starttls="off")
     config = Settings(relay=relay, delivery="relay", **settings)  # type: ignore[arg-type]
-    return DeliveryWorker(db, config, clock, relay_transport(config))
+    return build_worker(db, config, clock, relay_transport(config))
 
 
 def _queue_one(
@@ -53,7 +53,7 @@ def _queue_one(
             envelope_from="app@example.com", source="app@example.com", subject="s",
             raw=b"Subject: s\r\n\r\nx\r\n", created_at=when, internal=True,
         )  # fmt: skip
-        return admit(conn, submission)  # type: ignore[arg-type]
+        return STORE_ADMISSION.admit(conn, submission)  # type: ignore[arg-type]
 
     return db.transact(job)  # type: ignore[arg-type]
 

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from postroom.domain import identities as rules
-from postroom.domain import identity_service
-from postroom.domain.admission import admit, admit_all
 from postroom.domain.sending import Caller, Submission
+from postroom.domain.use_cases import identities as identity_use_cases
 from postroom.errors import ClientError, MessageRejected, Throttling
+from postroom.services import STORE, STORE_ADMISSION
 from postroom.store import accounts as account_store
 from postroom.store import attempts as attempt_store
 from postroom.store import identities as identity_store
@@ -21,6 +21,9 @@ from postroom.store import messages as message_store
 from postroom.store import usage as usage_store
 from postroom.store.database import Database
 from postroom.wire.addresses import parse_address
+
+admit, admit_all = STORE_ADMISSION.admit, STORE_ADMISSION.admit_all
+confirm_link = identity_use_cases.confirm_link
 
 T0 = 1_800_000_000.0
 
@@ -165,11 +168,11 @@ def test_verification_link_valid_for_24_hours(db: Database) -> None:
 
     db.transact(lambda c: start(c, "fresh@example.com", "tok-fresh", T0))
     db.transact(lambda c: start(c, "late@example.com", "tok-late", T0))
-    ok = db.transact(lambda c: identity_service.confirm_link(c, "tok-fresh", T0 + 23 * 3600))
+    ok = db.transact(lambda c: confirm_link(identity_store, c, "tok-fresh", T0 + 23 * 3600))
     assert ok is not None and ok.status == rules.SUCCESS
-    late = db.transact(lambda c: identity_service.confirm_link(c, "tok-late", T0 + 25 * 3600))
+    late = db.transact(lambda c: confirm_link(identity_store, c, "tok-late", T0 + 25 * 3600))
     assert late is not None and late.status == rules.FAILED
-    assert db.transact(lambda c: identity_service.confirm_link(c, "nope", T0)) is None
+    assert db.transact(lambda c: confirm_link(identity_store, c, "nope", T0)) is None
 
 
 def test_tenants_do_not_share_identities(db: Database) -> None:
@@ -283,12 +286,16 @@ def test_verification_rate_limits_hold_across_connections_in_virtual_time(
         def submission(token: str) -> Submission:
             mailed.append(token)
             link = f"http://postroom.test/verify/{token}"
-            return identity_service.verification_submission(
+            return identity_use_cases.verification_submission(
                 caller, address, "no-reply@postroom.test", link, when
             )
 
-        verification = identity_service.start_email_verification
-        return database.transact(lambda c: verification(c, caller, address, submission, when))
+        def verification(c: Any) -> bool:
+            return identity_use_cases.start_email_verification(
+                STORE, STORE_ADMISSION, c, caller, address, submission, when
+            )
+
+        return database.transact(verification)
 
     try:
         assert start(db, "v@example.com", T0) is True

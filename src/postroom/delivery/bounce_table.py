@@ -38,6 +38,8 @@ from importlib.abc import Traversable
 from pathlib import Path
 from typing import Any, Literal, cast
 
+from postroom.domain.outcomes import reply_status
+
 TABLE_FILE = "bounce_rules.json"
 
 ResultKind = Literal["delivered", "deferred", "bounced"]
@@ -64,7 +66,6 @@ _NAME = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 _CODE = re.compile(r"[2-5](?:xx|[0-9]x|[0-9]{2})")
 _ENHANCED = re.compile(r"(?:[245]|\*)\.(?:[0-9]{1,3}|\*)\.(?:[0-9]{1,3}|\*)")
 # qmail and vpopmail put the RFC 3463 status at the end of the text: "... (#5.1.1)".
-_EMBEDDED_STATUS = re.compile(r"#([245]\.[0-7]\.[0-9]{1,3})(?![0-9.])")
 
 
 class BounceTableError(ValueError):
@@ -130,17 +131,6 @@ class BounceTable:
     @property
     def names(self) -> list[str]:
         return [rule.name for rule in self.rules]
-
-
-def reply_status(code: int, enhanced: str, text: str) -> str:
-    """The reply's RFC 3463 status: the enhanced code, else one embedded as `#x.y.z` in the
-    text (qmail), if its class agrees with the reply code; '' when there is none."""
-    if enhanced:
-        return enhanced
-    found = _EMBEDDED_STATUS.search(text)
-    if found and found.group(1)[0] == str(code)[:1]:
-        return found.group(1)
-    return ""
 
 
 def load_default(source: Traversable | Path | None = None) -> BounceTable:

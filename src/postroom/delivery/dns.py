@@ -9,10 +9,7 @@ import dns.exception
 import dns.resolver
 
 from postroom.config import HostPort
-
-
-class DnsLookupError(Exception):
-    """The lookup itself failed (timeout, SERVFAIL): not the same as 'no such record'."""
+from postroom.domain.ports import DnsLookupError as DnsLookupError
 
 
 def make_resolver(server: HostPort | None, timeout: float = 3.0) -> dns.asyncresolver.Resolver:
@@ -48,3 +45,16 @@ async def mx_hosts(resolver: dns.asyncresolver.Resolver, name: str) -> list[str]
     """The exchanges of `name`'s MX records (lower case, no trailing dot); [] if none."""
     found = await _records(resolver, name, "MX")
     return [rdata.exchange.to_text(omit_final_dot=True).lower() for rdata in found]
+
+
+class Resolver:
+    """The core's DNS port (`domain.ports.Dns`) over dnspython, against --dns or the system's."""
+
+    def __init__(self, server: HostPort | None) -> None:
+        self.server = server
+
+    async def lookup_txt(self, name: str) -> list[str]:
+        return await txt_records(make_resolver(self.server), name)
+
+    async def lookup_mx(self, name: str) -> list[str]:
+        return await mx_hosts(make_resolver(self.server), name)

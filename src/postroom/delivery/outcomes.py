@@ -12,14 +12,13 @@ The table is loaded and validated once, at import: a malformed table fails loudl
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import Literal
+from dataclasses import replace
 
-from postroom.delivery.bounce_table import BounceTable, load_default, reply_status
+from postroom.delivery.bounce_table import BounceTable, load_default
+from postroom.domain.outcomes import Kind as Kind  # the value types live in the core
+from postroom.domain.outcomes import Outcome as Outcome
 from postroom.errors import InvalidParameterValue
 from postroom.wire.addresses import parse_address
-
-Kind = Literal["delivered", "deferred", "bounced", "complained"]
 
 TABLE: BounceTable = load_default()
 
@@ -31,44 +30,6 @@ ACCOUNT_SUPPRESSED_TEXT = (
     "suppression list, see the Amazon SES Developer Guide at "
     "https://docs.aws.amazon.com/ses/latest/DeveloperGuide/sending-email-suppression-list.html"
 )
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """One recipient's result. `rule` names the table rule that classified the reply;
-    `suppress` says the address should go on the suppression list (a hard bounce that is
-    not a policy block); `delay_type` is SES's delayType for a deferral; `policy` marks a
-    refusal aimed at the sender (reputation, authentication, content), not the mailbox."""
-
-    recipient: str
-    kind: Kind
-    code: int
-    enhanced: str
-    text: str
-    bounce_type: str = ""
-    bounce_sub_type: str = ""
-    diagnostic: str = ""
-    rule: str = ""
-    suppress: bool = False
-    delay_type: str = ""
-    policy: bool = False
-
-    @property
-    def reply(self) -> str:
-        parts = [str(self.code)]
-        if self.enhanced:
-            parts.append(self.enhanced)
-        if self.text:
-            parts.append(self.text)
-        return " ".join(parts)
-
-    @property
-    def status(self) -> str:
-        """The RFC 3463 status for the event: the enhanced code, one embedded in the text
-        (qmail's "(#5.1.1)"), else the reply class's generic X.0.0 (5.0.0 for a reply
-        outside 2yz/4yz/5yz, which RFC 5321 4.2.1 treats as a failure)."""
-        reply_class = str(self.code)[0] if str(self.code)[0] in "245" else "5"
-        return reply_status(self.code, self.enhanced, self.text) or f"{reply_class}.0.0"
 
 
 def classify(recipient: str, code: int, enhanced: str, text: str) -> Outcome:

@@ -25,16 +25,17 @@ from postroom.delivery.outcomes import (
     classify,
     undeliverable,
 )
-from postroom.delivery.recording import Attempt, OutcomeRecorder
 from postroom.delivery.relay import RelayConfig, TransportResult, relay_message
 from postroom.delivery.session_pool import SessionPool
 from postroom.delivery.simulator import simulate
 from postroom.domain import events as ev
 from postroom.domain.bounces import verp_address
 from postroom.domain.dkim import DkimKey
-from postroom.domain.dkim_service import DkimSigner
+from postroom.domain.dkim_signing import DkimSigner
 from postroom.domain.identities import covering_identities
-from postroom.domain.mail_from_service import most_specific
+from postroom.domain.mail_from_rules import most_specific
+from postroom.domain.messages import Job
+from postroom.domain.recording import Attempt
 from postroom.domain.sending import SIMULATOR_DOMAIN
 from postroom.store import attempts as attempt_store
 from postroom.store import mail_from as mail_from_store
@@ -44,6 +45,8 @@ from postroom.store.database import Database
 
 log = logging.getLogger(__name__)
 Transport = Callable[[str, Sequence[str], bytes], Awaitable[TransportResult]]
+# The core's `record_outcomes` (domain/recording.py), run as a batch of the group commit.
+RecordOutcomes = Callable[[Connection, list[Attempt]], Sequence[None]]
 Blocked = set[tuple[str, str]]  # (account id, lower-cased address) on a suppression list
 SigningKey = tuple[str, DkimKey]  # (signing domain, key)
 Keys = dict[str, SigningKey]  # by MessageId
@@ -62,7 +65,7 @@ class Prepared:
     signing: tuple[str, DkimKey] | None
 
 
-def _key(job: store.Job, recipient: str) -> tuple[str, str]:
+def _key(job: Job, recipient: str) -> tuple[str, str]:
     return job.account_id, recipient.lower()
 
 
@@ -74,7 +77,7 @@ def _signature(raw: bytes, key: SigningKey | None) -> bytes | None:
     return signed[: len(signed) - len(raw)] or None
 
 
-def _suppressed(conn: Connection, jobs: list[store.Job]) -> Blocked:
+def _suppressed(conn: Connection, jobs: list[Job]) -> Blocked:
     """(account, address) pairs of these jobs' recipients on their accounts' lists."""
     found: Blocked = set()
     by_account: dict[str, list[str]] = defaultdict(list)
@@ -131,11 +134,12 @@ class DeliveryWorker:
         db: Database,
         settings: Settings,
         clock: Clock,
+        record_outcomes: RecordOutcomes,
         transport: Transport | None = None,
         signer: DkimSigner | None = None,
     ) -> None:
         self.signer = signer
-        self.recorder = OutcomeRecorder(settings)
+        self.record_outcomes = record_outcomes
         self.db = db
         self.settings = settings
         self.clock = clock
@@ -208,14 +212,14 @@ class DeliveryWorker:
             await self._deliver_locally(local)
         return len(jobs)
 
-    def _is_local(self, job: store.Job) -> bool:
+    def _is_local(self, job: Job) -> bool:
         return self.transport is None or job.domain == SIMULATOR_DOMAIN
 
-    def _task_done(self, task: asyncio.Task[None], job: store.Job) -> None:
+    def _task_done(self, task: asyncio.Task[None], job: Job) -> None:
         self._tasks.discard(task)
         self._hang_up(job)
 
-    def _hang_up(self, job: store.Job) -> None:
+    def _hang_up(self, job: Job) -> None:
         """The job's SMTP session is over: its slot, and its destination's, are free (the
         recording that follows needs neither)."""
         if job.id in self._talking:
@@ -227,7 +231,7 @@ class DeliveryWorker:
         if self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
-    async def _deliver_locally(self, jobs: list[store.Job]) -> None:
+    async def _deliver_locally(self, jobs: list[Job]) -> None:
         """One read for the batch, then each job recorded in its own savepoint of one group
         commit (a job that fails to record keeps its lease and is retried alone)."""
         wanted = {job.message_id for job in jobs}
@@ -267,14 +271,14 @@ class DeliveryWorker:
                 )
             )  # fmt: skip
         results = await asyncio.gather(
-            *(self.db.write_batched(self.recorder.record_all, a) for a in attempts),
+            *(self.db.write_batched(self.record_outcomes, a) for a in attempts),
             return_exceptions=True,
         )
         for attempt, result in zip(attempts, results, strict=True):
             if isinstance(result, BaseException):
                 log.error("recording delivery %s failed: %r", attempt.job.id, result)
 
-    async def _deliver_guarded(self, job: store.Job, prepared: Prepared | None) -> None:
+    async def _deliver_guarded(self, job: Job, prepared: Prepared | None) -> None:
         heartbeat = asyncio.create_task(self._keep_lease(job))
         try:
             if prepared is not None:
@@ -285,7 +289,7 @@ class DeliveryWorker:
         finally:
             heartbeat.cancel()
 
-    async def _keep_lease(self, job: store.Job) -> None:
+    async def _keep_lease(self, job: Job) -> None:
         """Extend the lease while a slow remote delivery is still going on."""
         lease = self.settings.lease_seconds
         while True:
@@ -313,7 +317,7 @@ class DeliveryWorker:
                 keys[record.message_id] = key
         return keys
 
-    def _prepare(self, conn: Connection, jobs: list[store.Job]) -> dict[int, Prepared]:
+    def _prepare(self, conn: Connection, jobs: list[Job]) -> dict[int, Prepared]:
         """What each remote delivery needs, read in one transaction for the whole batch;
         per-sender settings (DKIM key, MAIL FROM domain) once per sender."""
         loaded = store.load_records(conn, {job.message_id for job in jobs})
@@ -334,7 +338,7 @@ class DeliveryWorker:
             )  # fmt: skip
         return found
 
-    async def deliver(self, job: store.Job, prepared: Prepared) -> None:
+    async def deliver(self, job: Job, prepared: Prepared) -> None:
         """A remote delivery: hand the message to the transport, record what it answered."""
         assert self.transport is not None
         record, envelope_from = prepared.record, prepared.envelope_from
@@ -361,7 +365,7 @@ class DeliveryWorker:
             ]
         attempt = Attempt(job, record, envelope_from, outcomes, self.clock.now(), False, remote_ip)
         self._hang_up(job)
-        await self.db.write_batched(self.recorder.record_all, attempt)
+        await self.db.write_batched(self.record_outcomes, attempt)
 
     def _mail_from(self, record: ev.MailRecord, envelope_from: str, custom: str | None) -> str:
         """VERP: `<MessageId>@<custom MAIL FROM or bounce domain>`; a null sender (auto-

@@ -1,6 +1,7 @@
 """Admitting submissions into the queue: checks, quota and enqueue in one transaction.
 
-The group commit hands every SendEmail waiting for it to `admit_all` at once. Each message is
+The group commit hands every SendEmail waiting for it to `Admission.admit_all` at once
+(the unit of work's `write_batched`). Each message is
 checked in turn (check_paused -> check_verified -> check_mail_from -> check_sandbox ->
 reserve_quota) against state read once per batch: the account row and its 24-hour usage,
 the verified identities and MAIL FROM settings asked about. A refusal is decided before
@@ -15,43 +16,55 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy.engine import Connection
-
 from postroom.domain import identities as rules
-from postroom.domain import mail_from_service, quotas
+from postroom.domain import mail_from_rules, quotas
 from postroom.domain.accounts import Account
-from postroom.domain.sending import Caller, Submission, is_simulator
+from postroom.domain.callers import Caller
+from postroom.domain.identities import MailFrom
+from postroom.domain.messages import NewMessage
+from postroom.domain.ports import (
+    AccountRepository,
+    IdentityRepository,
+    MailFromRepository,
+    MessageRepository,
+    Tx,
+    UsageRepository,
+)
+from postroom.domain.sending import Submission, is_simulator
 from postroom.errors import AccountSendingPaused, ClientError, MessageRejected
-from postroom.store import accounts as account_store
-from postroom.store import identities as identity_store
-from postroom.store import mail_from as mail_from_store
-from postroom.store import messages as message_store
-from postroom.store import usage as usage_store
-from postroom.store.mail_from import MailFrom
 from postroom.wire.addresses import Address
 
 
-def admit(conn: Connection, submission: Submission) -> str:
-    """Admit one message (raises its ClientError if refused)."""
-    result = admit_all(conn, [submission])[0]
-    if isinstance(result, ClientError):
-        raise result
-    return result
+@dataclass(frozen=True, eq=False)  # hashed by identity: a batch key of the group commit
+class Admission:
+    """Admission against the repositories it reads and writes (ports)."""
 
+    accounts: AccountRepository
+    identities: IdentityRepository
+    mail_from: MailFromRepository
+    usage: UsageRepository
+    messages: MessageRepository
 
-def admit_all(conn: Connection, submissions: Sequence[Submission]) -> list[str | ClientError]:
-    """Each submission's MessageId, or the ClientError that refused it (nothing written)."""
-    admission = _Admission(conn)
-    results: list[str | ClientError] = []
-    for submission in submissions:
-        try:
-            admission.take(submission)
-        except ClientError as refused:
-            results.append(refused)
-        else:
-            results.append(submission.message_id)
-    admission.write()
-    return results
+    def admit(self, conn: Tx, submission: Submission) -> str:
+        """Admit one message (raises its ClientError if refused)."""
+        result = self.admit_all(conn, [submission])[0]
+        if isinstance(result, ClientError):
+            raise result
+        return result
+
+    def admit_all(self, conn: Tx, submissions: Sequence[Submission]) -> list[str | ClientError]:
+        """Each submission's MessageId, or the ClientError that refused it (nothing written)."""
+        admission = _Admission(self, conn)
+        results: list[str | ClientError] = []
+        for submission in submissions:
+            try:
+                admission.take(submission)
+            except ClientError as refused:
+                results.append(refused)
+            else:
+                results.append(submission.message_id)
+        admission.write()
+        return results
 
 
 @dataclass
@@ -65,12 +78,13 @@ class _Usage:
 
 
 class _Admission:
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, ports: Admission, conn: Tx) -> None:
+        self.ports = ports
         self.conn = conn
         self.usage: dict[str, _Usage] = {}
         self.verified: dict[tuple[str, str, str], bool] = {}  # (account, region, identity)
         self.mail_from: dict[tuple[str, str, tuple[str, ...]], MailFrom | None] = {}
-        self.accepted: list[message_store.NewMessage] = []
+        self.accepted: list[NewMessage] = []
 
     def take(self, submission: Submission) -> None:
         """Check and charge one message (raises ClientError, changing nothing, if refused)."""
@@ -88,7 +102,7 @@ class _Admission:
                 )
             daily = sum(1 for a in submission.recipients if not is_simulator(a))
             if daily and usage.sent_24h is None:
-                usage.sent_24h = usage_store.sent_last_24h(self.conn, account.id, now)
+                usage.sent_24h = self.ports.usage.sent_last_24h(self.conn, account.id, now)
             charge = quotas.Charge(len(submission.recipients), daily)
             tokens = quotas.reserve(account, charge, usage.sent_24h or 0, now)
             usage.account = dataclasses.replace(
@@ -104,15 +118,15 @@ class _Admission:
         for usage in self.usage.values():
             account = usage.account
             if usage.rate_changed:
-                account_store.save_rate_state(
+                self.ports.accounts.save_rate_state(
                     self.conn, account.id, account.rate_tokens, account.rate_updated_at
                 )
-            usage_store.charge_minutes(self.conn, account.id, usage.charged)
-        message_store.enqueue_all(self.conn, self.accepted)
+            self.ports.usage.charge_minutes(self.conn, account.id, usage.charged)
+        self.ports.messages.enqueue_all(self.conn, self.accepted)
 
     def _usage_of(self, account_id: str) -> _Usage:
         if account_id not in self.usage:
-            account = account_store.get_account(self.conn, account_id, for_update=True)
+            account = self.ports.accounts.get_account(self.conn, account_id, for_update=True)
             self.usage[account_id] = _Usage(account)
         return self.usage[account_id]
 
@@ -121,7 +135,7 @@ class _Admission:
         where = (caller.account_id, caller.region)
         unknown = {c for cs in candidates.values() for c in cs if (*where, c) not in self.verified}
         if unknown:
-            found = identity_store.verified_among(self.conn, *where, unknown)
+            found = self.ports.identities.verified_among(self.conn, *where, unknown)
             self.verified.update({(*where, c): c in found for c in unknown})
         failing = [
             a
@@ -136,11 +150,11 @@ class _Admission:
         candidates = tuple(rules.covering_identities(source.local, source.domain))
         key = (caller.account_id, caller.region, candidates)
         if key not in self.mail_from:
-            settings = mail_from_store.for_identities(self.conn, *key[:2], candidates)
-            self.mail_from[key] = mail_from_service.most_specific(settings, list(candidates))
+            settings = self.ports.mail_from.for_identities(self.conn, *key[:2], candidates)
+            self.mail_from[key] = mail_from_rules.most_specific(settings, list(candidates))
         found = self.mail_from[key]
         if found is not None and found.status != "Success" and found.behavior == "RejectMessage":
-            raise mail_from_service.not_verified(found)
+            raise mail_from_rules.not_verified(found)
 
 
 def _not_verified(addresses: Sequence[Address], region: str) -> MessageRejected:
@@ -156,8 +170,8 @@ def _not_verified(addresses: Sequence[Address], region: str) -> MessageRejected:
     )
 
 
-def _new_message(submission: Submission, account_id: str) -> message_store.NewMessage:
-    return message_store.NewMessage(
+def _new_message(submission: Submission, account_id: str) -> NewMessage:
+    return NewMessage(
         message_id=submission.message_id,
         account_id=account_id,
         region=submission.caller.region,

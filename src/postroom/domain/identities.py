@@ -37,6 +37,32 @@ class Identity:
     last_checked_at: float | None
 
 
+@dataclass(frozen=True)
+class MailFrom:
+    """A custom MAIL FROM domain of an identity (SetIdentityMailFromDomain)."""
+
+    account_id: str
+    region: str
+    identity: str
+    domain: str
+    behavior: str
+    status: str
+    created_at: float
+    last_checked_at: float | None
+
+
+@dataclass(frozen=True)
+class DkimDomain:
+    """A domain's DKIM state: the signing switch and the status seen in DNS."""
+
+    account_id: str
+    region: str
+    domain: str
+    enabled: bool
+    status: str
+    last_checked_at: float | None
+
+
 def kind_of(identity: str) -> str:
     return EMAIL if "@" in identity else DOMAIN
 

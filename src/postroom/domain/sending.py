@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
+from postroom.domain.callers import Caller as Caller  # (was defined here)
+from postroom.domain.requests import Arns, SendEmail, SendRawEmail, Tag
 from postroom.errors import (
     ClientError,
     InvalidParameterValue,
@@ -24,14 +25,6 @@ from postroom.wire.raw_mime import prepare_raw_message
 MAX_RECIPIENTS = 50
 SIMULATOR_DOMAIN = "simulator.amazonses.com"
 _TAG = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
-
-
-@dataclass(frozen=True)
-class Caller:
-    account_id: str
-    region: str
-    access_key_id: str = ""
-    source_ip: str = "127.0.0.1"
 
 
 @dataclass(frozen=True)
@@ -107,17 +100,16 @@ def _check_recipient_count(recipients: Sequence[Address]) -> None:
 
 
 def _check_unsupported(
-    caller: Caller, params: Mapping[str, Any], header_arns: Sequence[str | None] = ()
+    caller: Caller, configuration_set: str | None, arns: Sequence[str | None]
 ) -> None:
     """No configuration sets exist yet; ARNs may name only the caller's own identities
     (sending authorization for other accounts comes with its own issue)."""
-    if params.get("ConfigurationSetName"):
-        name = params["ConfigurationSetName"]
+    if configuration_set:
         raise ClientError(
-            f"Configuration set <{name}> does not exist.", code="ConfigurationSetDoesNotExist"
+            f"Configuration set <{configuration_set}> does not exist.",
+            code="ConfigurationSetDoesNotExist",
         )
-    arns = [params.get(n) for n in ("SourceArn", "FromArn", "ReturnPathArn")]
-    for arn in [*arns, *header_arns]:
+    for arn in arns:
         if not arn:
             continue
         parts = str(arn).split(":", 5)
@@ -129,8 +121,12 @@ def _check_unsupported(
             )
 
 
+def _arns(arns: Arns) -> list[str | None]:
+    return [arns.source, arns.from_, arns.return_path]
+
+
 def message_tags(
-    caller: Caller, operation: str, source: Address, custom: Sequence[Mapping[str, str]]
+    caller: Caller, operation: str, source: Address, custom: Sequence[Tag]
 ) -> dict[str, list[str]]:
     tags: dict[str, list[str]] = {
         "ses:operation": [operation],
@@ -139,7 +135,7 @@ def message_tags(
         "ses:caller-identity": [caller.access_key_id],
     }
     for tag in custom:
-        name, value = tag.get("Name", ""), tag.get("Value", "")
+        name, value = tag.name, tag.value
         if not _TAG.match(name):
             raise InvalidParameterValue(
                 f"Invalid tag name <{name}>: only alphanumeric ASCII characters, '_', "
@@ -154,27 +150,18 @@ def message_tags(
     return tags
 
 
-def _content(part: Mapping[str, Any] | None) -> Content | None:
-    if part is None:
-        return None
-    return Content(data=part.get("Data", ""), charset=part.get("Charset"))
-
-
-def prepare_send_email(caller: Caller, params: Mapping[str, Any], now: float) -> Submission:
+def prepare_send_email(caller: Caller, request: SendEmail, now: float) -> Submission:
     """SendEmail (ses-spec.md 4.1): validate, build the MIME message."""
-    _check_unsupported(caller, params)
-    source = parse_address(params["Source"])
-    destination = params.get("Destination") or {}
-    to = parse_address_list(destination.get("ToAddresses") or [])
-    cc = parse_address_list(destination.get("CcAddresses") or [])
-    bcc = parse_address_list(destination.get("BccAddresses") or [])
+    _check_unsupported(caller, request.configuration_set, _arns(request.arns))
+    source = parse_address(request.source)
+    to = parse_address_list(request.to)
+    cc = parse_address_list(request.cc)
+    bcc = parse_address_list(request.bcc)
     recipients = to + cc + bcc
     _check_recipient_count(recipients)
-    reply_to = parse_address_list(params.get("ReplyToAddresses") or [])
-    return_path = parse_address(params["ReturnPath"]) if params.get("ReturnPath") else None
-    message = params["Message"]
-    body = message.get("Body") or {}
-    subject = _content(message.get("Subject")) or Content(data="")
+    reply_to = parse_address_list(request.reply_to)
+    return_path = parse_address(request.return_path) if request.return_path else None
+    subject = request.subject
     message_id = ids.message_id(caller.region, now)
     raw = build_simple_message(
         source=source,
@@ -182,8 +169,8 @@ def prepare_send_email(caller: Caller, params: Mapping[str, Any], now: float) ->
         cc=cc,
         reply_to=reply_to,
         subject=subject,
-        text=_content(body.get("Text")),
-        html=_content(body.get("Html")),
+        text=request.text,
+        html=request.html,
         message_id=message_id,
         mail_domain=ids.mail_domain(caller.region),
         date=now,
@@ -201,14 +188,14 @@ def prepare_send_email(caller: Caller, params: Mapping[str, Any], now: float) ->
         subject=subject.data,
         raw=raw,
         created_at=now,
-        tags=message_tags(caller, "SendEmail", source, params.get("Tags") or []),
+        tags=message_tags(caller, "SendEmail", source, request.tags),
     )
 
 
-def prepare_send_raw_email(caller: Caller, params: Mapping[str, Any], now: float) -> Submission:
+def prepare_send_raw_email(caller: Caller, request: SendRawEmail, now: float) -> Submission:
     """SendRawEmail: Destinations override the headers; Message-ID and Date are replaced."""
-    _check_unsupported(caller, params)
-    data: bytes = params["RawMessage"]["Data"]
+    _check_unsupported(caller, request.configuration_set, _arns(request.arns))
+    data = request.data
     check_message_size(len(base64.b64encode(data)))
     message_id = ids.message_id(caller.region, now)
     prepared = prepare_raw_message(
@@ -216,23 +203,23 @@ def prepare_send_raw_email(caller: Caller, params: Mapping[str, Any], now: float
     )
     _check_unsupported(
         caller,
-        {"ConfigurationSetName": prepared.configuration_set},
+        prepared.configuration_set,
         (prepared.source_arn, prepared.from_arn, prepared.return_path_arn),
     )
-    if params.get("Source"):
-        source = parse_address(params["Source"])
+    if request.source:
+        source = parse_address(request.source)
     elif prepared.from_:
         source = prepared.from_[0]
     else:
         raise InvalidParameterValue("Missing final '@domain'")
-    if params.get("Destinations"):
-        recipients = parse_address_list(params["Destinations"])
+    if request.destinations:
+        recipients = parse_address_list(request.destinations)
     else:
         recipients = prepared.recipients
         if not recipients:
             raise InvalidParameterValue("Missing required header 'To'.")
     _check_recipient_count(recipients)
-    custom = [{"Name": k, "Value": v} for k, v in prepared.tags] + list(params.get("Tags") or [])
+    custom = [Tag(k, v) for k, v in prepared.tags] + list(request.tags)
     return Submission(
         caller=caller,
         operation="SendRawEmail",

@@ -6,25 +6,15 @@ Private keys are sealed with the same SecretBox as access-key secrets.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection
 
 from postroom.domain.dkim import DkimKey
-from postroom.secrets import SecretBox
+from postroom.domain.identities import DkimDomain
+from postroom.domain.ports import Sealer
 from postroom.store.schema import dkim_domains, dkim_keys
-
-
-@dataclass(frozen=True)
-class DkimDomain:
-    account_id: str
-    region: str
-    domain: str
-    enabled: bool
-    status: str
-    last_checked_at: float | None
 
 
 def _where(account_id: str, region: str, domain: str, table: Any) -> list[Any]:
@@ -44,7 +34,7 @@ def get_domain(conn: Connection, account_id: str, region: str, domain: str) -> D
 
 def add_domain(
     conn: Connection, account_id: str, region: str, domain: str, keys: Iterable[DkimKey],
-    box: SecretBox, now: float,
+    box: Sealer, now: float,
 ) -> None:  # fmt: skip
     conn.execute(
         insert(dkim_domains).values(
@@ -61,7 +51,7 @@ def add_domain(
 
 def add_keys(
     conn: Connection, account_id: str, region: str, domain: str, keys: Iterable[DkimKey],
-    box: SecretBox,
+    box: Sealer,
 ) -> None:  # fmt: skip
     conn.execute(
         insert(dkim_keys),
@@ -81,7 +71,7 @@ def add_keys(
 
 
 def keys_of(
-    conn: Connection, account_id: str, region: str, domain: str, box: SecretBox | None = None
+    conn: Connection, account_id: str, region: str, domain: str, box: Sealer | None = None
 ) -> list[tuple[DkimKey, float | None]]:
     """The domain's keys, oldest first, each with when DNS first showed it; private keys
     are opened only when a box is given (signing), else left empty."""

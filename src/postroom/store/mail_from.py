@@ -3,27 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Connection
 
+from postroom.domain.identities import MailFrom
 from postroom.store.fastsql import Sql, in_query
 from postroom.store.schema import mail_from
-
-
-@dataclass(frozen=True)
-class MailFrom:
-    account_id: str
-    region: str
-    identity: str
-    domain: str
-    behavior: str
-    status: str
-    created_at: float
-    last_checked_at: float | None
-
 
 _SET = Sql(
     "INSERT INTO mail_from (account_id, region, identity, domain, behavior, status, "

@@ -10,43 +10,17 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from postroom.domain.events import SEND, Event, MailRecord
+from postroom.domain.messages import HistoryFilter as HistoryFilter  # the core's types
+from postroom.domain.messages import Job as Job
+from postroom.domain.messages import NewMessage as NewMessage
 from postroom.store.fastsql import Sql, in_query
 from postroom.store.schema import deliveries, events, mailbox, messages
-
-
-@dataclass(frozen=True)
-class NewMessage:
-    message_id: str
-    account_id: str
-    region: str
-    operation: str
-    source: str
-    envelope_from: str
-    recipients: list[str]
-    subject: str
-    raw: bytes
-    tags: dict[str, list[str]]
-    created_at: float
-    internal: bool = False
-
-
-@dataclass(frozen=True)
-class Job:
-    id: int
-    message_id: str
-    account_id: str
-    domain: str
-    recipients: list[str]
-    attempts: int
-    created_at: float
-
 
 _INSERT_MESSAGE = Sql(
     "INSERT INTO messages (id, account_id, region, operation, source, envelope_from, "
@@ -236,17 +210,6 @@ def mailbox_rows(conn: Connection, account_id: str | None, limit: int) -> list[d
     if account_id is not None:
         query = query.where(mailbox.c.account_id == account_id)
     return [dict(row._mapping) for row in conn.execute(query)]
-
-
-@dataclass(frozen=True)
-class HistoryFilter:
-    account_id: str | None = None
-    status: str | None = None
-    recipient: str | None = None
-    since: float | None = None
-    until: float | None = None
-    include_internal: bool = False
-    limit: int = 100
 
 
 def history_rows(conn: Connection, wanted: HistoryFilter) -> list[dict[str, Any]]:

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from postroom.domain.quotas import DAY_SECONDS, minute_of, stats_bucket
+from postroom.domain.requests import SendDataPoint
 from postroom.store.fastsql import Sql
 from postroom.store.schema import send_stats
 
@@ -66,7 +67,7 @@ def count_stats(conn: Connection, account_id: str, when: float, **increments: in
         _COUNT.run(conn, {"account_id": account_id, "bucket": stats_bucket(when), **counts})
 
 
-def send_statistics(conn: Connection, account_id: str, now: float) -> list[dict[str, object]]:
+def send_statistics(conn: Connection, account_id: str, now: float) -> list[SendDataPoint]:
     """SendDataPoints for the last two weeks, one per 15-minute bucket with activity."""
     since = now - 14 * DAY_SECONDS
     rows = conn.execute(
@@ -75,12 +76,8 @@ def send_statistics(conn: Connection, account_id: str, now: float) -> list[dict[
         .order_by(send_stats.c.bucket)
     )
     return [
-        {
-            "Timestamp": float(row.bucket),
-            "DeliveryAttempts": row.delivery_attempts,
-            "Bounces": row.bounces,
-            "Complaints": row.complaints,
-            "Rejects": row.rejects,
-        }
+        SendDataPoint(
+            float(row.bucket), row.delivery_attempts, row.bounces, row.complaints, row.rejects
+        )
         for row in rows
     ]

@@ -6,26 +6,27 @@ and works on the same database as running servers, so changes take effect at onc
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
+from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from postroom.clock import SystemClock, iso_millis
+from postroom.clock import iso_millis
 from postroom.config import ConfigError, Settings, load_settings
 from postroom.domain import events as ev
-from postroom.domain.accounts import IssuedKey
+from postroom.domain.callers import Caller, operator
+from postroom.domain.core import Core
+from postroom.domain.messages import HistoryFilter
+from postroom.domain.use_cases import operator as ops
 from postroom.errors import PostroomError
-from postroom.secrets import SecretKeyError, open_secret_box
-from postroom.services import open_database
-from postroom.store import accounts as account_store
-from postroom.store import messages as message_store
-from postroom.store import reputation as reputation_store
-from postroom.wire import ids
+from postroom.secrets import SecretKeyError
+from postroom.services import build_services
 
 app = typer.Typer(help="Postroom: Amazon SES that you run yourself.", no_args_is_help=True)
 accounts_app = typer.Typer(help="Accounts (tenants) and production access.", no_args_is_help=True)
@@ -46,6 +47,7 @@ DatabaseUrl = Annotated[
     typer.Option("--database-url", envvar="POSTROOM_DATABASE_URL", help="postgresql://..."),
 ]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+T = TypeVar("T")
 AccountOpt = Annotated[str | None, typer.Option("--account", help="Account name.")]
 AccountName = Annotated[str, typer.Option("--account", help="Account name.")]  # required
 
@@ -58,7 +60,7 @@ def settings_from(data_dir: Path | None, database_url: str | None, **extra: Any)
         raise  # unreachable
 
 
-def fail(message: str, code: int = 1) -> None:
+def fail(message: str, code: int = 1) -> NoReturn:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
 
@@ -67,28 +69,20 @@ def print_json(value: Any) -> None:
     sys.stdout.write(json.dumps(value, ensure_ascii=False, indent=2) + "\n")
 
 
-def _issue_key(settings: Settings, account_name: str | None, create: bool) -> IssuedKey:
-    db = open_database(settings)
-    secret = ids.secret_access_key()
-    now = SystemClock().now()
+def run_core(
+    settings: Settings, use_case: Callable[[Core, Caller], Coroutine[Any, Any, T]],
+    region: str | None = None,
+) -> T:  # fmt: skip
+    """Run one use case of the core as the operator; its errors become messages."""
+    services = None
     try:
-        box = open_secret_box(settings.secret_key, settings.data_dir, db)
-
-        def job(conn: Any) -> IssuedKey:
-            assert account_name is not None
-            if create:
-                account = account_store.insert_account(conn, account_name, now)
-            else:
-                account = account_store.find_account(conn, account_name)
-            key_id = account_store.insert_key(conn, account.id, box.seal(secret), now)
-            return IssuedKey(account, key_id, secret)
-
-        return db.transact(job)
+        services = build_services(settings, secret_key_now=False)
+        return asyncio.run(use_case(services.core, operator(region or settings.region)))
     except (PostroomError, SecretKeyError) as exc:
-        fail(str(exc))
-        raise
+        fail(exc.message if isinstance(exc, PostroomError) else str(exc))
     finally:
-        db.close()
+        if services is not None:
+            services.close()
 
 
 @accounts_app.command("create")
@@ -96,7 +90,8 @@ def accounts_create(
     name: str, data_dir: DataDir = None, database_url: DatabaseUrl = None, as_json: JsonFlag = False
 ) -> None:
     """Create an account (in the sandbox) and its first access key."""
-    issued = _issue_key(settings_from(data_dir, database_url), name, create=True)
+    settings = settings_from(data_dir, database_url)
+    issued = run_core(settings, lambda core, caller: ops.create_account(core, caller, name))
     if as_json:
         print_json(issued.as_json())
     else:
@@ -110,7 +105,8 @@ def keys_create(
     name: str, data_dir: DataDir = None, database_url: DatabaseUrl = None, as_json: JsonFlag = False
 ) -> None:
     """Add an access key to account NAME."""
-    issued = _issue_key(settings_from(data_dir, database_url), name, create=False)
+    settings = settings_from(data_dir, database_url)
+    issued = run_core(settings, lambda core, caller: ops.create_key(core, caller, name))
     if as_json:
         print_json(issued.as_json())
     else:
@@ -118,23 +114,13 @@ def keys_create(
         console.print(f"secret access key: {issued.secret_access_key}")
 
 
-def _run(settings: Settings, job: Any) -> Any:
-    db = open_database(settings)
-    try:
-        return db.transact(job)
-    except PostroomError as exc:
-        fail(exc.message)
-    finally:
-        db.close()
-
-
 @accounts_app.command("list")
 def accounts_list(
     data_dir: DataDir = None, database_url: DatabaseUrl = None, as_json: JsonFlag = False
 ) -> None:
     """List accounts with their sandbox state and quotas."""
-    found = _run(settings_from(data_dir, database_url), account_store.list_accounts)
-    rows = [
+    found = run_core(settings_from(data_dir, database_url), ops.list_accounts)
+    rows: list[dict[str, Any]] = [
         {
             "account": a.name,
             "account_id": a.id,
@@ -167,12 +153,7 @@ def accounts_list(
 @accounts_app.command("pause")
 def accounts_pause(name: str, data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
     """Pause sending for account NAME; only `accounts resume` lifts it (not the tenant)."""
-
-    def job(conn: Any) -> None:
-        account = account_store.find_account(conn, name)
-        account_store.set_paused(conn, account.id, "operator", True)
-
-    _run(settings_from(data_dir, database_url), job)
+    run_core(settings_from(data_dir, database_url), lambda core, who: ops.pause(core, who, name))
     console.print(f"{name}: sending paused by the operator (postroom accounts resume {name})")
 
 
@@ -180,14 +161,8 @@ def accounts_pause(name: str, data_dir: DataDir = None, database_url: DatabaseUr
 def accounts_resume(name: str, data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
     """Lift the operator's pause and a reputation review or pause: rates counted afresh
     from now. A pause the tenant made itself (UpdateAccountSendingEnabled) stays."""
-    now = SystemClock().now()
-
-    def job(conn: Any) -> Any:
-        account = account_store.find_account(conn, name)
-        reputation_store.resume(conn, account.id, now)
-        return account_store.load_account(conn, account.id)
-
-    account = _run(settings_from(data_dir, database_url), job)
+    settings = settings_from(data_dir, database_url)
+    account = run_core(settings, lambda core, who: ops.resume(core, who, name))
     if account.paused_by_tenant:
         console.print(
             f"{name}: reputation counted from now; sending stays paused by the tenant itself "
@@ -207,12 +182,8 @@ def accounts_approve(
     as_json: JsonFlag = False,
 ) -> None:
     """Grant production access: lift the sandbox, quota 50,000/24 h and 14/s by default."""
-
-    def job(conn: Any) -> Any:
-        account = account_store.find_account(conn, name)
-        return account_store.set_production(conn, account.id, max_24h, max_rate)
-
-    account = _run(settings_from(data_dir, database_url), job)
+    settings = settings_from(data_dir, database_url)
+    account = run_core(settings, lambda core, who: ops.approve(core, who, name, max_24h, max_rate))
     result = {
         "account": account.name,
         "sandbox": account.sandbox,
@@ -223,10 +194,6 @@ def accounts_approve(
         print_json(result)
     else:
         console.print(f"{name}: production access, {account.max_24h:g}/24h, {account.max_rate:g}/s")
-
-
-def _account_id(conn: Any, name: str | None) -> str | None:
-    return account_store.find_account(conn, name).id if name else None
 
 
 def _summary(
@@ -252,17 +219,13 @@ def mailbox_list(
     as_json: JsonFlag = False,
 ) -> None:
     """Messages kept by `capture` delivery, newest first."""
-
-    def job(conn: Any) -> list[dict[str, Any]]:
-        names = {a.id: a.name for a in account_store.list_accounts(conn)}
-        rows = message_store.mailbox_rows(conn, _account_id(conn, account), limit)
-        keys = {"id_key": "message_id", "recipients_key": "recipients", "time_key": "delivered_at"}
-        return [
-            {**_summary(r, names, **keys), "raw": _as_captured(r).decode("utf-8", "replace")}
-            for r in rows
-        ]
-
-    rows = _run(settings_from(data_dir, database_url), job)
+    settings = settings_from(data_dir, database_url)
+    found = run_core(settings, lambda core, who: ops.mailbox(core, who, account, limit))
+    keys = {"id_key": "message_id", "recipients_key": "recipients", "time_key": "delivered_at"}
+    rows = [
+        {**_summary(r, found.names, **keys), "raw": _as_captured(r).decode("utf-8", "replace")}
+        for r in found.rows
+    ]
     if as_json:
         print_json(rows)
         return
@@ -295,20 +258,14 @@ def messages_list(
     as_json: JsonFlag = False,
 ) -> None:
     """Sending history, newest first; status is the latest event of each message."""
-
-    def job(conn: Any) -> list[dict[str, Any]]:
-        names = {a.id: a.name for a in account_store.list_accounts(conn)}
-        wanted = message_store.HistoryFilter(
-            _account_id(conn, account), status, recipient, since, until, include_internal, limit
-        )
-        rows = message_store.history_rows(conn, wanted)
-        keys = {"id_key": "id", "recipients_key": "destinations", "time_key": "created_at"}
-        return [
-            {**_summary(r, names, **keys), "status": r["status"], "operation": r["operation"]}
-            for r in rows
-        ]
-
-    rows = _run(settings_from(data_dir, database_url), job)
+    settings = settings_from(data_dir, database_url)
+    wanted = HistoryFilter(None, status, recipient, since, until, include_internal, limit)
+    found = run_core(settings, lambda core, who: ops.history(core, who, account, wanted))
+    keys = {"id_key": "id", "recipients_key": "destinations", "time_key": "created_at"}
+    rows = [
+        {**_summary(r, found.names, **keys), "status": r["status"], "operation": r["operation"]}
+        for r in found.rows
+    ]
     if as_json:
         print_json(rows)
         return
@@ -333,21 +290,8 @@ def messages_show(
     as_json: JsonFlag = False,
 ) -> None:
     """One message's timeline: each event as SES event publishing would send it."""
-
-    def job(conn: Any) -> dict[str, Any] | None:
-        loaded = message_store.load_record(conn, message_id)
-        if loaded is None:
-            return None
-        record = loaded[0]
-        account = account_store.get_account(conn, record.account_id)
-        found = message_store.events_of(conn, message_id)
-        return {
-            "message_id": message_id,
-            "account": account.name,
-            "events": [ev.event_json(record, e) for e in found],
-        }
-
-    shown = _run(settings_from(data_dir, database_url), job)
+    settings = settings_from(data_dir, database_url)
+    shown = run_core(settings, lambda core, who: ops.message_timeline(core, who, message_id))
     if shown is None:
         fail(f"message {message_id} not found")
     if as_json:

@@ -8,18 +8,14 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Coroutine
-from dataclasses import replace
-from functools import partial
 from typing import Annotated, Any
 
 import typer
 import uvicorn
 
 from postroom.config import ConfigError, HostPort, RelaySettings, Settings
-from postroom.delivery.direct import direct_transport
-from postroom.delivery.worker import DeliveryWorker, Transport, relay_transport
-from postroom.domain import dkim_service, identity_service, mail_from_service, reputation_service
-from postroom.domain.dkim_service import DkimSigner
+from postroom.domain.use_cases.account import reassess_reputation
+from postroom.domain.use_cases.domains import check_pending_domains
 from postroom.interfaces.cli.main import DatabaseUrl, DataDir, app, fail, settings_from
 from postroom.interfaces.cli.node_processes import (
     NodePlan,
@@ -33,57 +29,27 @@ from postroom.interfaces.http.app import create_app
 from postroom.interfaces.http.server import HttpLimits, connection_budget, protocol_class
 from postroom.secrets import SecretKeyError
 from postroom.services import Services, build_services
-from postroom.store import dkim as dkim_store
-from postroom.store import identities as identity_store
-from postroom.store import mail_from as mail_from_store
-from postroom.store import rate_limits as rate_limit_store
 
 log = logging.getLogger("postroom")
 
 
-async def check_pending_domains(services: Services) -> None:
+async def check_domains_periodically(services: Services) -> None:
     """Periodically look for the verification and DKIM records of every pending domain."""
     while True:
         await asyncio.sleep(services.settings.domain_check_interval)
         try:
-            pending = await services.db.read(identity_store.pending_domains)
-            for identity in pending:
-                await identity_service.check_domain(
-                    services.db, services.lookup_txt, identity, services.clock.now()
-                )
-            for found in await services.db.read(dkim_store.pending_domains):
-                await dkim_service.check(
-                    services.db, services.lookup_txt, found, services.clock.now()
-                )
-            for setting in await services.db.read(mail_from_store.pending):
-                await mail_from_service.check(
-                    services.db, services.lookup_mx, setting, services.settings.feedback_host,
-                    services.clock.now(),
-                )  # fmt: skip
+            await check_pending_domains(services.core)
         except Exception:
             log.exception("periodic domain verification failed")
-
-
-def choose_transport(settings: Settings) -> Transport | None:
-    """capture keeps mail (no transport); relay hands it to a smarthost; direct to MX hosts."""
-    if settings.delivery == "relay":
-        return relay_transport(settings)
-    if settings.delivery == "direct":
-        return direct_transport(settings)
-    return None
 
 
 async def watch_reputation(services: Services) -> None:
     """Every account's bounce and complaint rates, assessed periodically (SES enforcement);
     full rate-limit buckets are forgotten on the way."""
-    settings = services.settings
     while True:
-        await asyncio.sleep(settings.reputation_interval)
+        await asyncio.sleep(services.settings.reputation_interval)
         try:
-            await reputation_service.reassess(
-                services.db, services.clock.now(), settings.reputation_min_volume
-            )
-            await services.db.write(partial(rate_limit_store.prune, now=services.clock.now()))
+            await reassess_reputation(services.core)
         except Exception:
             log.exception("reputation assessment failed")
 
@@ -101,21 +67,18 @@ async def run_server(settings: Settings, plan: NodePlan | None = None) -> None:
         children = NodeProcesses(settings, run_server, api_port=port)
         settings = parent_settings(settings)
     services = build_services(settings)
-    transport = choose_transport(settings)
-    signer = DkimSigner(services.db, services.box)
-    worker = DeliveryWorker(services.db, settings, services.clock, transport, signer)
     # Roles (ARCHITECTURE.md): a node without `worker` leaves delivery to other nodes, which
     # find the queue rows in the shared database; a node without `api` answers /healthz only.
     runs_worker = "worker" in settings.roles
-    wake: Callable[[], None] = _no_wake
-    if runs_worker:
-        wake = worker.wake
+    worker = services.worker if runs_worker else None
+    if worker is not None:
+        services.connect_wake(worker.wake)
     elif children is not None and children.workers:
-        wake = children.wake
+        services.connect_wake(children.wake)
     elif plan.wake_targets:
-        wake = Waker(plan.wake_targets)
-    application = create_app(services, wake, api="api" in settings.roles)
-    if plan.wake_fd is not None and runs_worker:
+        services.connect_wake(Waker(plan.wake_targets))
+    application = create_app(services, api="api" in settings.roles)
+    if plan.wake_fd is not None and worker is not None:
         asyncio.get_running_loop().add_reader(plan.wake_fd, _woken, plan.wake_fd, worker.wake)
     limits = http_limits(settings, runs_worker)
     config = uvicorn.Config(
@@ -134,11 +97,11 @@ async def run_server(settings: Settings, plan: NodePlan | None = None) -> None:
     )
     server = uvicorn.Server(config)
     background = []
-    if runs_worker:
+    if worker is not None:
         background.append(asyncio.create_task(worker.run(), name="delivery"))
-    if runs_worker and plan.periodic:  # once per serve, however many worker processes
+    if worker is not None and plan.periodic:  # once per serve, however many worker processes
         background += [
-            asyncio.create_task(check_pending_domains(services), name="domains"),
+            asyncio.create_task(check_domains_periodically(services), name="domains"),
             asyncio.create_task(watch_reputation(services), name="reputation"),
         ]
     if children is not None:
@@ -171,10 +134,6 @@ def http_limits(settings: Settings, runs_worker: bool) -> HttpLimits:
     )
 
 
-def _no_wake() -> None:
-    return None
-
-
 def _woken(fd: int, wake: Callable[[], None]) -> None:
     with contextlib.suppress(BlockingIOError, InterruptedError):
         if not os.read(fd, 4096):  # the serving process is gone: stop listening
@@ -191,7 +150,7 @@ async def _announce(
     host, port = server.servers[0].sockets[0].getsockname()[:2]
     settings = services.settings
     if not settings.public_url:  # links must name the port really bound (--http HOST:0)
-        services.settings = replace(settings, public_url=f"http://{host}:{port}")
+        services.set_public_url(f"http://{host}:{port}")
     roles = ",".join(settings.roles) or "none"
     if children is not None:
         roles += " + " + children.describe()

@@ -2,27 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from postroom.clock import SystemClock, iso_millis
+from postroom.clock import iso_millis
+from postroom.domain.use_cases import operator as ops
 from postroom.errors import PostroomError
 from postroom.interfaces.cli.main import (
     AccountName,
     DatabaseUrl,
     DataDir,
     JsonFlag,
-    _run,
     app,
     console,
     fail,
     print_json,
+    run_core,
     settings_from,
 )
-from postroom.store import accounts as account_store
-from postroom.store import suppression as store
 from postroom.wire.addresses import parse_address
 
 suppression_app = typer.Typer(help="The account-level suppression list.", no_args_is_help=True)
@@ -35,16 +34,13 @@ def suppression_list(
     as_json: JsonFlag = False,
 ) -> None:  # fmt: skip
     """Suppressed addresses, newest first, with their reason (BOUNCE or COMPLAINT)."""
-
-    def job(conn: Any) -> list[dict[str, Any]]:
-        owner = account_store.find_account(conn, account)
-        return [
-            {"address": e["address"], "reason": e["reason"],
-             "last_update": iso_millis(e["created_at"]), "message_id": e["message_id"]}
-            for e in store.entries(conn, owner.id)
-        ]  # fmt: skip
-
-    rows = _run(settings_from(data_dir, database_url), job)
+    settings = settings_from(data_dir, database_url)
+    entries = run_core(settings, lambda core, who: ops.suppressed(core, who, account))
+    rows = [
+        {"address": e["address"], "reason": e["reason"],
+         "last_update": iso_millis(e["created_at"]), "message_id": e["message_id"]}
+        for e in entries
+    ]  # fmt: skip
     if as_json:
         print_json(rows)
         return
@@ -61,21 +57,18 @@ def suppression_add(
     data_dir: DataDir = None, database_url: DatabaseUrl = None,
 ) -> None:  # fmt: skip
     """Suppress ADDRESS: mail to it bounces (OnAccountSuppressionList) without an attempt."""
-    if reason.upper() not in store.REASONS:
+    if reason.upper() not in ops.REASONS:
         fail("--reason must be BOUNCE or COMPLAINT", 2)
     try:
-        addr = parse_address(address).addr_spec
+        parse_address(address)
     except PostroomError as exc:
         fail(f"{address}: {exc.message}", 2)
         return
-    now = SystemClock().now()
-
-    def job(conn: Any) -> None:
-        owner = account_store.find_account(conn, account)
-        store.add(conn, owner.id, addr, reason.upper(), now)
-
-    _run(settings_from(data_dir, database_url), job)
-    typer.echo(f"suppressed {addr.lower()} ({reason.upper()})")
+    settings = settings_from(data_dir, database_url)
+    added = run_core(
+        settings, lambda core, who: ops.suppress(core, who, account, address, reason.upper())
+    )
+    typer.echo(f"suppressed {added} ({reason.upper()})")
 
 
 @suppression_app.command("remove")
@@ -83,11 +76,7 @@ def suppression_remove(
     address: str, account: AccountName, data_dir: DataDir = None, database_url: DatabaseUrl = None
 ) -> None:
     """Take ADDRESS off the list."""
-
-    def job(conn: Any) -> bool:
-        owner = account_store.find_account(conn, account)
-        return store.remove(conn, owner.id, address)
-
-    if not _run(settings_from(data_dir, database_url), job):
+    settings = settings_from(data_dir, database_url)
+    if not run_core(settings, lambda core, who: ops.unsuppress(core, who, account, address)):
         fail(f"{address} is not on the suppression list of {account}")
     typer.echo(f"removed {address.lower()}")

@@ -15,8 +15,8 @@ from collections.abc import Awaitable, Callable
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from postroom.domain import identity_service
-from postroom.services import Services
+from postroom.domain.core import Core
+from postroom.domain.use_cases.identities import confirm_verification_link
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -40,15 +40,12 @@ def _page(title: str, text: str, status: int = 200) -> HTMLResponse:
     return HTMLResponse(body, status_code=status, headers=SECURITY_HEADERS)
 
 
-def verify_endpoint(services: Services) -> Callable[[Request], Awaitable[Response]]:
+def verify_endpoint(core: Core) -> Callable[[Request], Awaitable[Response]]:
     async def verify(request: Request) -> Response:
         token = request.path_params["token"]
-        now = services.clock.now()
         found = None
         if _TOKEN.fullmatch(token):
-            found = await services.db.write(
-                lambda conn: identity_service.confirm_link(conn, token, now)
-            )
+            found = await confirm_verification_link(core, token)
         if found is None:
             return _page("Verification failed", "This link is not valid.", 404)
         if found.status == "Success":

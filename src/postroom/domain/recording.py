@@ -1,25 +1,28 @@
-"""Recording a delivery attempt: events, statistics, suppression, mailbox and the queue row,
-all in the caller's transaction (outbox), so a crash between delivery and recording at worst
-delivers twice and never loses a message."""
+"""`record_outcomes`: what a delivery attempt's outcomes mean, decided once for every way
+mail leaves or comes back (the delivery worker today, the inbound MX's bounces later).
+
+Events, statistics and reputation counts, suppression of hard bounces and complaints, the
+mailbox simulator's auto-replies, the capture mailbox and the queue row change in the
+caller's transaction (outbox), so a crash between delivery and recording at worst delivers
+twice and never loses a message. The delivery worker hands attempts to
+`OutcomeRecorder.record_outcomes` through the unit of work's `write_batched`.
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy.engine import Connection
-
 from postroom.config import Settings
-from postroom.delivery import retry
-from postroom.delivery.outcomes import Outcome, delay_type, expired
-from postroom.delivery.simulator import auto_reply, wants_auto_reply
 from postroom.domain import events as ev
-from postroom.domain.admission import admit
-from postroom.domain.sending import SIMULATOR_DOMAIN
-from postroom.store import messages as store
-from postroom.store import suppression
-from postroom.store.attempts import AttemptWrites
+from postroom.domain import retry
+from postroom.domain.admission import Admission
+from postroom.domain.callers import Caller
+from postroom.domain.messages import Job
+from postroom.domain.outcomes import Outcome
+from postroom.domain.ports import AttemptLog, ReplyRules, SuppressionRepository, Tx
+from postroom.domain.sending import SIMULATOR_DOMAIN, Submission, internal_mail
 from postroom.wire import ids
 
 
@@ -27,7 +30,7 @@ from postroom.wire import ids
 class Attempt:
     """One delivery attempt of a queued job, ready to be recorded."""
 
-    job: store.Job
+    job: Job
     record: ev.MailRecord
     envelope_from: str
     outcomes: list[Outcome]
@@ -38,24 +41,33 @@ class Attempt:
 
 
 class OutcomeRecorder:
-    def __init__(self, settings: Settings) -> None:
+    """The outcome rules, over the ports they write through."""
+
+    def __init__(
+        self, settings: Settings, suppression: SuppressionRepository, admission: Admission,
+        replies: ReplyRules, new_log: Callable[[], AttemptLog],
+    ) -> None:  # fmt: skip
         self.settings = settings
         self.reporting_mta = settings.helo_name
+        self.suppression = suppression
+        self.admission = admission
+        self.replies = replies
+        self.new_log = new_log
 
-    def record(self, conn: Connection, attempt: Attempt) -> None:
+    def record(self, conn: Tx, attempt: Attempt) -> None:
         """Events, statistics, mailbox and the queue row, in the caller's transaction."""
-        self.record_all(conn, [attempt])
+        self.record_outcomes(conn, [attempt])
 
-    def record_all(self, conn: Connection, attempts: Sequence[Attempt]) -> list[None]:
+    def record_outcomes(self, conn: Tx, attempts: Sequence[Attempt]) -> list[None]:
         """Record a group of attempts (a batch of the group commit): one statement per
         table for all of them."""
-        writes = AttemptWrites()
+        writes = self.new_log()
         for attempt in attempts:
             self._plan(conn, attempt, writes)
         writes.apply(conn)
         return [None] * len(attempts)
 
-    def _plan(self, conn: Connection, attempt: Attempt, writes: AttemptWrites) -> None:
+    def _plan(self, conn: Tx, attempt: Attempt, writes: AttemptLog) -> None:
         job, record, now = attempt.job, attempt.record, attempt.finished
         outcomes = attempt.outcomes
         deferred = [o for o in outcomes if o.kind == "deferred"]
@@ -64,7 +76,7 @@ class OutcomeRecorder:
             job.created_at, now, next_at, self.settings.retry_max_age
         )
         if giving_up:
-            outcomes = [expired(o) if o.kind == "deferred" else o for o in outcomes]
+            outcomes = [self.replies.expired(o) if o.kind == "deferred" else o for o in outcomes]
             deferred = []
         new_events = self._events(record, outcomes, now, attempt.remote_ip)
         writes.add_events(job.message_id, job.account_id, new_events)
@@ -75,7 +87,7 @@ class OutcomeRecorder:
             if job.domain == SIMULATOR_DOMAIN and wants_auto_reply(recipient):
                 reply = auto_reply(record, attempt.envelope_from, recipient, now)
                 if reply is not None:
-                    admit(conn, reply)
+                    self.admission.admit(conn, reply)
         if job.domain != SIMULATOR_DOMAIN:
             self._suppress(conn, job, outcomes, now)
         if attempt.captured and delivered:
@@ -86,15 +98,13 @@ class OutcomeRecorder:
         else:
             writes.finish(job, last_reply)
 
-    def _suppress(
-        self, conn: Connection, job: store.Job, outcomes: list[Outcome], now: float
-    ) -> None:
+    def _suppress(self, conn: Tx, job: Job, outcomes: list[Outcome], now: float) -> None:
         """Hard bounces (not policy blocks) and complaints join the account's list."""
         for o in outcomes:
             reason = "BOUNCE" if o.kind == "bounced" and o.suppress else None
             reason = "COMPLAINT" if o.kind == "complained" else reason
             if reason:
-                suppression.add(conn, job.account_id, o.recipient, reason, now, job.message_id)
+                self.suppression.add(conn, job.account_id, o.recipient, reason, now, job.message_id)
 
     def _events(
         self, record: ev.MailRecord, outcomes: list[Outcome], now: float, remote_ip: str | None
@@ -155,12 +165,16 @@ class OutcomeRecorder:
             expiration = record.created_at + self.settings.retry_max_age
             found.append(
                 ev.delivery_delay(
-                    delayed, now, delay_type(deferred[0]), expiration, self.reporting_mta
+                    delayed,
+                    now,
+                    self.replies.delay_type(deferred[0]),
+                    expiration,
+                    self.reporting_mta,
                 )
             )
         return found
 
-    def _counts(self, job: store.Job, outcomes: list[Outcome]) -> dict[str, int]:
+    def _counts(self, job: Job, outcomes: list[Outcome]) -> dict[str, int]:
         attempted = [o for o in outcomes if o.kind != "deferred"]
         counts = {
             "delivery_attempts": len(attempted),
@@ -176,3 +190,29 @@ class OutcomeRecorder:
             )  # fmt: skip
             counts["rep_complaints"] = sum(1 for o in sent if o.kind == "complained")
         return counts
+
+
+def wants_auto_reply(recipient: str) -> bool:
+    """The mailbox simulator's ooto@ answers (ses-spec.md section 7)."""
+    return recipient.rpartition("@")[0].split("+", 1)[0].lower() == "ooto"
+
+
+def auto_reply(
+    record: ev.MailRecord, envelope_from: str, recipient: str, now: float
+) -> Submission | None:
+    """ooto@'s out-of-office answer (RFC 3834), sent to the message's Return-Path with a
+    null envelope sender, so that it can never loop."""
+    if not envelope_from:
+        return None
+    return internal_mail(
+        Caller(record.account_id, record.region),
+        "SimulatorAutoReply",
+        recipient,
+        envelope_from,
+        "Out of the Office",
+        "I am out of the office and will reply when I return.\n"
+        "(Postroom mailbox simulator auto-reply.)\n",
+        now,
+        envelope_from="",
+        extra_headers=[("Auto-Submitted", "auto-replied")],
+    )

@@ -1,0 +1,44 @@
+"""Messages as the core sees them: one accepted for the queue, one queued delivery (a job:
+one message and recipient domain), and a filter over the sending history."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    message_id: str
+    account_id: str
+    region: str
+    operation: str
+    source: str
+    envelope_from: str
+    recipients: list[str]
+    subject: str
+    raw: bytes
+    tags: dict[str, list[str]]
+    created_at: float
+    internal: bool = False
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    message_id: str
+    account_id: str
+    domain: str
+    recipients: list[str]
+    attempts: int
+    created_at: float
+
+
+@dataclass(frozen=True)
+class HistoryFilter:
+    account_id: str | None = None
+    status: str | None = None
+    recipient: str | None = None
+    since: float | None = None
+    until: float | None = None
+    include_internal: bool = False
+    limit: int = 100
