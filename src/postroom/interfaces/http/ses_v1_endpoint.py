@@ -18,23 +18,19 @@ from starlette.responses import Response
 
 from postroom.errors import InvalidParameterValue, PostroomError
 from postroom.interfaces.http import ses_v1_domains  # noqa: F401  registers its operations
-from postroom.interfaces.http.authentication import Authenticator, Exchange
+from postroom.interfaces.http.authentication import Answer, Authenticator, Exchange
 from postroom.interfaces.http.request_body import SES_V1_CAP
 from postroom.interfaces.http.ses_v1 import HANDLERS, Context, not_supported
 from postroom.services import Services
-from postroom.wire import ids
 from postroom.wire.awsquery import parse_form, parse_request, serialize_error, serialize_result
 from postroom.wire.models import ses_model
 
 log = logging.getLogger(__name__)
-XML = "text/xml"
+XML = {"Content-Type": "text/xml; charset=utf-8"}
 
 
-def _xml(body: bytes, status: int, request_id: str, close: bool = False) -> Response:
-    headers = {"x-amzn-RequestId": request_id}
-    if close:
-        headers["Connection"] = "close"
-    return Response(body, status_code=status, media_type=XML, headers=headers)
+def _refusal(error: PostroomError, request_id: str) -> Answer:
+    return Answer(error.status, serialize_error(error, request_id), XML)
 
 
 class SesV1Endpoint:
@@ -44,21 +40,10 @@ class SesV1Endpoint:
         self.model = ses_model()
 
     async def handle(self, request: Request) -> Response:
-        request_id = ids.request_id()
         exchange = Exchange(request)
-        try:
-            output_xml = await self._handle(exchange, request_id)
-        except PostroomError as error:
-            close = exchange.must_close
-            return _xml(serialize_error(error, request_id), error.status, request_id, close)
-        except Exception:
-            log.exception("unexpected error in request %s", request_id)
-            internal = PostroomError()
-            close = exchange.must_close
-            return _xml(serialize_error(internal, request_id), internal.status, request_id, close)
-        return _xml(output_xml, 200, request_id)
+        return await exchange.respond(self._handle(exchange, exchange.request_id), _refusal)
 
-    async def _handle(self, exchange: Exchange, request_id: str) -> bytes:
+    async def _handle(self, exchange: Exchange, request_id: str) -> Answer:
         authenticated = await self.authenticator.authenticate(exchange, SES_V1_CAP)
         body, caller = authenticated.body, authenticated.caller
         operation, arguments = self._parse(body, authenticated.signed.query_string, request_id)
@@ -66,7 +51,7 @@ class SesV1Endpoint:
         if handler is None:
             raise not_supported(operation)
         output = await handler(Context(self.services.core, caller), arguments)
-        return serialize_result(self.model, operation, output, request_id)
+        return Answer(200, serialize_result(self.model, operation, output, request_id), XML)
 
     def _parse(self, body: bytes, query: str, request_id: str) -> tuple[str, dict[str, Any]]:
         """The operation and its arguments; input the parser chokes on is the client's fault."""
