@@ -40,7 +40,7 @@ class BodyCap:
 
 
 SES_V1_CAP = BodyCap(MAX_MESSAGE_SIZE)  # 10485760: 31 MiB of body
-SES_V2_CAP = BodyCap(40 * 1024 * 1024)  # SES v2 (not built yet): 121 MiB of body
+SES_V2_CAP = BodyCap(40 * 1024 * 1024)  # SES v2: 121 MiB of body
 
 
 def announces_body(request: Request) -> bool:
