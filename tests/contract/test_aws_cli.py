@@ -25,7 +25,7 @@ def _aws_binary() -> str:
 
 
 def _aws(
-    server: PostroomProcess, creds: dict[str, str], *args: str
+    server: PostroomProcess, creds: dict[str, str], *args: str, service: str = "ses"
 ) -> subprocess.CompletedProcess[str]:
     env = {
         "PATH": os.environ.get("PATH", ""),
@@ -35,7 +35,7 @@ def _aws(
         "AWS_DEFAULT_REGION": "ap-northeast-2",
         "AWS_MAX_ATTEMPTS": "1",
     }
-    command = [_aws_binary(), "--endpoint-url", server.url, "--output", "json", "ses", *args]
+    command = [_aws_binary(), "--endpoint-url", server.url, "--output", "json", service, *args]
     return subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
 
 
