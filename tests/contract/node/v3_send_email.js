@@ -9,34 +9,13 @@
 
 const fs = require('fs');
 const { SESClient, SendEmailCommand } = require('@aws-sdk/client-ses');
+const { clientConfig, printOutcome } = require('./v3_common');
 
 async function main() {
   const request = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
-  const client = new SESClient({
-    endpoint: request.endpoint,
-    region: request.region,
-    credentials: {
-      accessKeyId: request.accessKeyId,
-      secretAccessKey: request.secretAccessKey,
-    },
-    maxAttempts: 1, // errors must surface, not be retried away
-  });
-  try {
-    const data = await client.send(new SendEmailCommand(request.input));
-    console.log(JSON.stringify({ MessageId: data.MessageId }));
-  } catch (err) {
-    if (!err.$metadata) {
-      throw err; // not a service error: let the test see the stack
-    }
-    console.log(JSON.stringify({
-      error: {
-        name: err.name,
-        message: err.message,
-        httpStatusCode: err.$metadata.httpStatusCode,
-        requestId: err.$metadata.requestId,
-      },
-    }));
-  }
+  const client = new SESClient(clientConfig(request));
+  await printOutcome(client.send(new SendEmailCommand(request.input)),
+    (data) => ({ MessageId: data.MessageId }));
 }
 
 main().catch((err) => {
