@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    true,
 )
 
 metadata = MetaData()
@@ -43,6 +44,9 @@ accounts = Table(
     # rates count only what happened after reputation_since (reset by `accounts resume`).
     Column("enforcement", String(16), nullable=False, server_default="HEALTHY"),
     Column("reputation_since", Float, nullable=False, server_default="0"),
+    # Issue 9: the account-level suppression list's reasons (SES v2 SuppressedReasons),
+    # comma-separated; SES enables both for new accounts.
+    Column("suppressed_reasons", String(32), nullable=False, server_default="BOUNCE,COMPLAINT"),
     # Who paused sending (issue 8): `sending_enabled` is false while any pause holds, and
     # each pause is lifted only by its owner. The tenant's own (UpdateAccountSendingEnabled)
     # and the operator's (`accounts pause`); reputation's pause is enforcement SHUTDOWN.
@@ -74,6 +78,8 @@ identities = Table(
     Column("created_at", Float, nullable=False),
     Column("verified_at", Float),
     Column("last_checked_at", Float),
+    # Issue 9: SES v2 FeedbackForwardingStatus (v1 SetIdentityFeedbackForwardingEnabled).
+    Column("feedback_forwarding", Boolean, nullable=False, server_default=true()),
     UniqueConstraint("account_id", "region", "identity", name="uq_identity"),
 )
 Index("ix_identities_token", identities.c.token)
@@ -176,6 +182,8 @@ dkim_domains = Table(
     Column("status", String(24), nullable=False),  # Pending | Success | Failed | ...
     Column("created_at", Float, nullable=False),
     Column("last_checked_at", Float),
+    # Issue 9: AWS_SES (Easy DKIM, keys made here) | EXTERNAL (bring your own DKIM key).
+    Column("signing_origin", String(16), nullable=False, server_default="AWS_SES"),
 )
 
 # Each DKIM token is a selector with its own RSA key pair; the private key is sealed.
@@ -235,4 +243,29 @@ meta = Table(
     metadata,
     Column("name", String(64), primary_key=True),
     Column("value", Text, nullable=False),
+)
+
+# Email templates (issue 9), per account and region as in SES; parts may be absent.
+templates = Table(
+    "templates",
+    metadata,
+    Column("account_id", String(12), primary_key=True),
+    Column("region", String(32), primary_key=True),
+    Column("name", String(64), primary_key=True),
+    Column("subject", Text),
+    Column("text", Text),
+    Column("html", Text),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+# Tags on resources (issue 9, SES v2 TagResource): identities, templates, later
+# configuration sets and contact lists, addressed by their ARN.
+resource_tags = Table(
+    "resource_tags",
+    metadata,
+    Column("account_id", String(12), primary_key=True),
+    Column("resource_arn", String(512), primary_key=True),
+    Column("key", String(128), primary_key=True),
+    Column("value", String(256), nullable=False),
 )
