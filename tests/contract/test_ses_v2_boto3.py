@@ -117,6 +117,7 @@ def test_get_account_agrees_with_v1(shared_tenant_factory: TenantFactory, access
         "SendingEnabled": True,
         "ProductionAccessEnabled": access == "approved",
         "EnforcementStatus": "HEALTHY",
+        "SuppressionAttributes": {"SuppressedReasons": ["BOUNCE", "COMPLAINT"]},
         "DedicatedIpAutoWarmupEnabled": False,
     }
     if access == "sandbox":
@@ -285,4 +286,5 @@ def test_aws_cli_sesv2_get_account(shared_tenant_factory: TenantFactory) -> None
         "ProductionAccessEnabled": False,
         "SendQuota": {"Max24HourSend": 200.0, "MaxSendRate": 1.0, "SentLast24Hours": 0.0},
         "SendingEnabled": True,
+        "SuppressionAttributes": {"SuppressedReasons": ["BOUNCE", "COMPLAINT"]},
     }

@@ -57,6 +57,7 @@ def test_client_sesv2_get_account_and_list_identities(
         "ProductionAccessEnabled": False,
         "SendQuota": {"Max24HourSend": 200, "MaxSendRate": 1, "SentLast24Hours": 0},
         "SendingEnabled": True,
+        "SuppressionAttributes": {"SuppressedReasons": ["BOUNCE", "COMPLAINT"]},
     }
     error = listed["error"]
     assert error["name"] == "BadRequestException"

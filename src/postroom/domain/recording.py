@@ -99,12 +99,18 @@ class OutcomeRecorder:
             writes.finish(job, last_reply)
 
     def _suppress(self, conn: Tx, job: Job, outcomes: list[Outcome], now: float) -> None:
-        """Hard bounces (not policy blocks) and complaints join the account's list."""
-        for o in outcomes:
-            reason = "BOUNCE" if o.kind == "bounced" and o.suppress else None
-            reason = "COMPLAINT" if o.kind == "complained" else reason
-            if reason:
-                self.suppression.add(conn, job.account_id, o.recipient, reason, now, job.message_id)
+        """Hard bounces (not policy blocks) and complaints join the account's list, for the
+        reasons the account enabled (SES v2 PutAccountSuppressionAttributes: "the reasons
+        that email addresses will be automatically added to the suppression list"). The
+        reasons govern additions only: entries already listed stay, and mail to them keeps
+        bouncing (OnAccountSuppressionList, the delivery worker's check) until removed."""
+        wanted = [(o.recipient, r) for o in outcomes if (r := suppression_reason(o))]
+        if not wanted:
+            return
+        enabled = self.suppression.reasons_of(conn, job.account_id)
+        for recipient, reason in wanted:
+            if reason in enabled:
+                self.suppression.add(conn, job.account_id, recipient, reason, now, job.message_id)
 
     def _events(
         self, record: ev.MailRecord, outcomes: list[Outcome], now: float, remote_ip: str | None
@@ -190,6 +196,14 @@ class OutcomeRecorder:
             )  # fmt: skip
             counts["rep_complaints"] = sum(1 for o in sent if o.kind == "complained")
         return counts
+
+
+def suppression_reason(outcome: Outcome) -> str | None:
+    """BOUNCE for a hard bounce that marks a dead mailbox (not a policy block), COMPLAINT
+    for a complaint, None otherwise."""
+    if outcome.kind == "complained":
+        return "COMPLAINT"
+    return "BOUNCE" if outcome.kind == "bounced" and outcome.suppress else None
 
 
 def wants_auto_reply(recipient: str) -> bool:

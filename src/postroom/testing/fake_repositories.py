@@ -321,6 +321,33 @@ class FakeSuppression:
         found = [e for (a, _), e in conn.suppressed.items() if a == account_id]
         return sorted(found, key=lambda e: (-e["created_at"], e["address"]))
 
+    def get(self, conn: Memory, account_id: str, address: str) -> dict[str, Any] | None:
+        return conn.suppressed.get((account_id, address.lower()))
+
+    def page(
+        self, conn: Memory, account_id: str, reasons: Iterable[str], start: float | None,
+        end: float | None, offset: int, limit: int,
+    ) -> list[dict[str, Any]]:  # fmt: skip
+        wanted = set(reasons)
+        found = [
+            e for e in self.entries(conn, account_id) if e["reason"] in wanted
+            and (start is None or e["created_at"] >= start)
+            and (end is None or e["created_at"] <= end)
+        ]  # fmt: skip
+        return found[offset : offset + limit]
+
+    def reasons_of(self, conn: Memory, account_id: str) -> frozenset[str]:
+        if account_id not in conn.accounts:
+            raise NotFound(f"Account {account_id} does not exist.")
+        return conn.suppressed_reasons.get(account_id, frozenset(("BOUNCE", "COMPLAINT")))
+
+    def set_reasons(self, conn: Memory, account_id: str, reasons: Iterable[str]) -> None:
+        wanted = frozenset(reasons)
+        if not wanted <= {"BOUNCE", "COMPLAINT"}:
+            raise ValueError(sorted(wanted))
+        conn.suppressed_reasons[account_id] = wanted
+
+
 
 class FakeReputation:
     def counts(self, conn: Memory, account_id: str, since: float, now: float) -> Counts:

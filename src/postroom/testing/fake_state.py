@@ -40,6 +40,7 @@ class Memory:
     done: dict[int, str] = field(default_factory=dict)  # job id -> last reply
     mailbox: list[dict[str, Any]] = field(default_factory=list)
     suppressed: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    suppressed_reasons: dict[str, frozenset[str]] = field(default_factory=dict)  # by account
     buckets: dict[str, tuple[float, float]] = field(default_factory=dict)  # tokens, at
 
     def events_of(self, message_id: str) -> list[Event]:

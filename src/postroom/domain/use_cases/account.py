@@ -1,10 +1,11 @@
-"""The tenant's own account: quotas, statistics and the sending switch (with the pauses'
-owners: the tenant switches back on only what it switched off itself), and reputation
-enforcement (review, then pause), assessed periodically."""
+"""The tenant's own account: its status (SES v2 GetAccount), quotas, statistics and the
+sending switch (with the pauses' owners: the tenant switches back on only what it switched
+off itself), and reputation enforcement (review, then pause), assessed periodically."""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from postroom.domain import reputation as rules
 from postroom.domain.accounts import check_tenant_may_enable
@@ -24,6 +25,32 @@ async def send_quota(core: Core, caller: Caller) -> SendQuota:
         account = repos.accounts.get_account(conn, account_id)
         sent = repos.usage.sent_last_24h(conn, account_id, now)
         return SendQuota(account.max_24h, account.max_rate, float(sent))
+
+    return await core.uow.read(read)
+
+
+@dataclass(frozen=True)
+class AccountStatus:
+    """SES v2 GetAccount: the quota, the switch, the sandbox, enforcement, suppression."""
+
+    quota: SendQuota
+    sending_enabled: bool
+    production_access: bool
+    enforcement: str  # HEALTHY | PROBATION | SHUTDOWN
+    suppressed_reasons: list[str]
+
+
+async def account_status(core: Core, caller: Caller) -> AccountStatus:
+    authorize(caller, "account_status")
+    account_id, now, repos = caller.account_id, core.now(), core.repos
+
+    def read(conn: Tx) -> AccountStatus:
+        account = repos.accounts.load_account(conn, account_id)
+        sent = repos.usage.sent_last_24h(conn, account_id, now)
+        reasons = repos.suppression.reasons_of(conn, account_id)
+        quota = SendQuota(account.max_24h, account.max_rate, float(sent))
+        return AccountStatus(quota, account.sending_enabled, not account.sandbox,
+                             account.enforcement, sorted(reasons))  # fmt: skip
 
     return await core.uow.read(read)
 

@@ -25,8 +25,8 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-import postroom.interfaces.http.ses_v2_sending  # noqa: F401  registers its operations
 from postroom.errors import PostroomError
+from postroom.interfaces.http import ses_v2_account  # noqa: F401  registers its operations
 from postroom.interfaces.http.authentication import Answer, Authenticator, Exchange
 from postroom.interfaces.http.request_body import SES_V2_CAP
 from postroom.interfaces.http.ses_v1 import Context, not_supported
