@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from postroom.wire.mime import Content
+from postroom.wire.attachments import Attachment
+from postroom.wire.mime import MAX_MESSAGE_SIZE, Content
 
 
 # -- sending ----------------------------------------------------------------------------------
@@ -41,6 +42,10 @@ class SendEmail:
     tags: list[Tag] = field(default_factory=list)
     configuration_set: str | None = None
     arns: Arns = Arns()
+    # v2 Simple content: custom headers, attachments and the v2 size limit
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    attachments: list[Attachment] = field(default_factory=list)
+    max_size: int = MAX_MESSAGE_SIZE
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,11 @@ class SendRawEmail:
     tags: list[Tag] = field(default_factory=list)
     configuration_set: str | None = None
     arns: Arns = Arns()
+    # v2 Raw content: FeedbackForwardingEmailAddress (the envelope sender), SendEmail's
+    # name in the `ses:operation` tag, the v2 size limit
+    return_path: str | None = None
+    operation: str = "SendRawEmail"
+    max_size: int = MAX_MESSAGE_SIZE
 
 
 # -- identities -----------------------------------------------------------------------------

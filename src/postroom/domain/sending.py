@@ -174,8 +174,10 @@ def prepare_send_email(caller: Caller, request: SendEmail, now: float) -> Submis
         message_id=message_id,
         mail_domain=ids.mail_domain(caller.region),
         date=now,
+        extra_headers=request.headers,
+        attachments=request.attachments,
     )
-    check_message_size(len(raw))
+    check_message_size(len(raw), request.max_size)
     senders = [source] + ([return_path] if return_path else [])
     return Submission(
         caller=caller,
@@ -196,7 +198,7 @@ def prepare_send_raw_email(caller: Caller, request: SendRawEmail, now: float) ->
     """SendRawEmail: Destinations override the headers; Message-ID and Date are replaced."""
     _check_unsupported(caller, request.configuration_set, _arns(request.arns))
     data = request.data
-    check_message_size(len(base64.b64encode(data)))
+    check_message_size(len(base64.b64encode(data)), request.max_size)
     message_id = ids.message_id(caller.region, now)
     prepared = prepare_raw_message(
         data, message_id=message_id, mail_domain=ids.mail_domain(caller.region), date=now
@@ -220,18 +222,20 @@ def prepare_send_raw_email(caller: Caller, request: SendRawEmail, now: float) ->
             raise InvalidParameterValue("Missing required header 'To'.")
     _check_recipient_count(recipients)
     custom = [Tag(k, v) for k, v in prepared.tags] + list(request.tags)
+    return_path = parse_address(request.return_path) if request.return_path else None
+    extra = [a for a in (prepared.sender, return_path) if a is not None]
     return Submission(
         caller=caller,
-        operation="SendRawEmail",
+        operation=request.operation,
         message_id=message_id,
-        senders=_unique([source, *prepared.from_, *([prepared.sender] if prepared.sender else [])]),
+        senders=_unique([source, *prepared.from_, *extra]),
         recipients=recipients,
-        envelope_from=source.addr_spec,
+        envelope_from=(return_path or source).addr_spec,
         source=source.addr_spec,
         subject=prepared.subject,
         raw=prepared.data,
         created_at=now,
-        tags=message_tags(caller, "SendRawEmail", source, custom),
+        tags=message_tags(caller, request.operation, source, custom),
     )
 
 

@@ -28,8 +28,10 @@ from email.utils import format_datetime
 
 from postroom.errors import InvalidParameterValue
 from postroom.wire.addresses import Address, encode_words
+from postroom.wire.attachments import Attachment, with_attachments
 
 MAX_MESSAGE_SIZE = 10_485_760  # v1 SendRawEmail after base64 (SES DG quotas.md)
+MAX_MESSAGE_SIZE_V2 = 41_943_040  # v2 SendEmail and SMTP: 40 MB (SES DG quotas.md)
 MAX_LINE = 998  # RFC 5322 section 2.1.1, excluding CRLF
 _FOLD_AT = 76  # RFC 2047 section 2 (lines with encoded-words), within RFC 5322's 78
 
@@ -96,8 +98,10 @@ def build_simple_message(
     mail_domain: str,
     date: float,
     extra_headers: Sequence[tuple[str, str]] = (),
+    attachments: Sequence[Attachment] = (),
 ) -> bytes:
-    """The message SES builds for SendEmail: no Bcc header, ever (recipients are envelope)."""
+    """The message SES builds for SendEmail: no Bcc header, ever (recipients are envelope).
+    v2 Simple content adds custom `extra_headers` and `attachments` (multipart/mixed)."""
     headers: list[tuple[str, str]] = [("From", source.header_value)]
     if reply_to:
         headers.append(("Reply-To", ", ".join(a.header_value for a in reply_to)))
@@ -113,6 +117,8 @@ def build_simple_message(
     ]
     headers += _checked_extra_headers(extra_headers)
     body_headers, body = _body(text, html)
+    if attachments:
+        body_headers, body = with_attachments(body_headers, body, attachments)
     head = "".join(f"{name}: {fold(name, value)}\r\n" for name, value in headers + body_headers)
     return head.encode("ascii") + b"\r\n" + body
 
