@@ -35,6 +35,7 @@ from postroom.store import (
     rate_limits,
     reputation,
     suppression,
+    templates,
     usage,
 )
 from postroom.store.attempts import AttemptWrites
@@ -50,6 +51,7 @@ STORE = Repositories(
     dkim=dkim,
     usage=usage,
     messages=messages,
+    templates=templates,
     suppression=suppression,
     reputation=reputation,
     rate_limits=rate_limits,

@@ -26,6 +26,7 @@ from postroom.domain.ports import (
     ReputationRepository,
     Sealer,
     SuppressionRepository,
+    TemplateRepository,
     Tx,
     UnitOfWork,
     UsageRepository,
@@ -43,6 +44,7 @@ class Repositories:
     dkim: DkimRepository
     usage: UsageRepository
     messages: MessageRepository
+    templates: TemplateRepository
     suppression: SuppressionRepository
     reputation: ReputationRepository
     rate_limits: RateLimitRepository

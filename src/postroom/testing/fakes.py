@@ -35,6 +35,7 @@ from postroom.testing.fake_repositories import (
     FakeUsage,
 )
 from postroom.testing.fake_state import FakeUnitOfWork, Memory
+from postroom.testing.fake_templates import FakeTemplates
 
 __all__ = ["FakeDns", "FakeSealer", "FakeUnitOfWork", "FakeWorld", "Memory", "fake_core"]
 
@@ -144,6 +145,7 @@ def fake_repositories() -> Repositories:
         dkim=FakeDkim(),
         usage=FakeUsage(),
         messages=FakeMessages(),
+        templates=FakeTemplates(),
         suppression=FakeSuppression(),
         reputation=FakeReputation(),
         rate_limits=FakeRateLimits(),
