@@ -184,5 +184,4 @@ def _new_message(submission: Submission, account_id: str) -> NewMessage:
         tags=submission.tags,
         created_at=submission.created_at,
         internal=submission.internal,
-        failure=submission.failure,
     )

@@ -35,6 +35,7 @@ from postroom.testing.fake_repositories import (
     FakeUsage,
 )
 from postroom.testing.fake_state import FakeUnitOfWork, Memory
+from postroom.testing.fake_tags import FakeTags
 from postroom.testing.fake_templates import FakeTemplates
 
 __all__ = ["FakeDns", "FakeSealer", "FakeUnitOfWork", "FakeWorld", "Memory", "fake_core"]
@@ -149,6 +150,7 @@ def fake_repositories() -> Repositories:
         suppression=FakeSuppression(),
         reputation=FakeReputation(),
         rate_limits=FakeRateLimits(),
+        tags=FakeTags(),
     )
 
 
