@@ -36,7 +36,6 @@ from postroom.store import (
     reputation,
     suppression,
     tags,
-    templates,
     usage,
 )
 from postroom.store.attempts import AttemptWrites
@@ -52,7 +51,6 @@ STORE = Repositories(
     dkim=dkim,
     usage=usage,
     messages=messages,
-    templates=templates,
     suppression=suppression,
     reputation=reputation,
     rate_limits=rate_limits,

@@ -27,7 +27,6 @@ from postroom.domain.ports import (
     Sealer,
     SuppressionRepository,
     TagRepository,
-    TemplateRepository,
     Tx,
     UnitOfWork,
     UsageRepository,
@@ -45,7 +44,6 @@ class Repositories:
     dkim: DkimRepository
     usage: UsageRepository
     messages: MessageRepository
-    templates: TemplateRepository
     suppression: SuppressionRepository
     reputation: ReputationRepository
     rate_limits: RateLimitRepository
