@@ -35,7 +35,6 @@ from postroom.store import (
     rate_limits,
     reputation,
     suppression,
-    tags,
     usage,
 )
 from postroom.store.attempts import AttemptWrites
@@ -54,7 +53,6 @@ STORE = Repositories(
     suppression=suppression,
     reputation=reputation,
     rate_limits=rate_limits,
-    tags=tags,
 )
 """The store modules as the core's repositories."""
 

@@ -26,7 +26,6 @@ from postroom.domain.ports import (
     ReputationRepository,
     Sealer,
     SuppressionRepository,
-    TagRepository,
     Tx,
     UnitOfWork,
     UsageRepository,
@@ -47,7 +46,6 @@ class Repositories:
     suppression: SuppressionRepository
     reputation: ReputationRepository
     rate_limits: RateLimitRepository
-    tags: TagRepository
 
 
 def _no_wake() -> None:

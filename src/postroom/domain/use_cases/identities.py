@@ -56,14 +56,7 @@ def identity_names(names: list[str]) -> dict[str, str]:
 async def verify_email_identity(core: Core, caller: Caller, email_address: str) -> None:
     """Pending + the verification link mailed (an internal message, queued like any other)."""
     authorize(caller, "verify_email_identity")
-    await start_email_identity(core, caller, email_identity(email_address))
-
-
-async def start_email_identity(
-    core: Core, caller: Caller, identity: str, before: Callable[[Tx], None] | None = None
-) -> None:
-    """The verification flow of an address; `before` runs first in the same transaction
-    (v2's CreateEmailIdentity: AlreadyExists, tags)."""
+    identity = email_identity(email_address)
     settings, now = core.settings, core.now()
 
     def submission_for(token: str) -> Submission:
@@ -71,8 +64,6 @@ async def start_email_identity(
         return verification_submission(caller, identity, settings.verification_sender, link, now)
 
     def start(conn: Tx) -> bool:
-        if before is not None:
-            before(conn)
         return start_email_verification(
             core.repos, core.admission, conn, caller, identity, submission_for, now
         )
