@@ -35,6 +35,7 @@ from postroom.store import (
     rate_limits,
     reputation,
     suppression,
+    tags,
     usage,
 )
 from postroom.store.attempts import AttemptWrites
@@ -53,6 +54,7 @@ STORE = Repositories(
     suppression=suppression,
     reputation=reputation,
     rate_limits=rate_limits,
+    tags=tags,
 )
 """The store modules as the core's repositories."""
 

@@ -26,6 +26,7 @@ from postroom.domain.ports import (
     ReputationRepository,
     Sealer,
     SuppressionRepository,
+    TagRepository,
     Tx,
     UnitOfWork,
     UsageRepository,
@@ -46,6 +47,7 @@ class Repositories:
     suppression: SuppressionRepository
     reputation: ReputationRepository
     rate_limits: RateLimitRepository
+    tags: TagRepository
 
 
 def _no_wake() -> None:

@@ -35,6 +35,7 @@ class Identity:
     created_at: float
     verified_at: float | None
     last_checked_at: float | None
+    feedback_forwarding: bool = True  # SES v2 FeedbackForwardingStatus
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ class DkimDomain:
     enabled: bool
     status: str
     last_checked_at: float | None
+    signing_origin: str = "AWS_SES"  # AWS_SES (Easy DKIM) | EXTERNAL (BYODKIM)
 
 
 def kind_of(identity: str) -> str:

@@ -84,6 +84,9 @@ class IdentityRepository(Protocol):
         self, conn: Tx, identity: Identity, status: str, now: float, *, verified: bool = False
     ) -> None: ...
     def pending_domains(self, conn: Tx) -> list[Identity]: ...
+    def set_feedback_forwarding(
+        self, conn: Tx, account_id: str, region: str, identity: str, on: bool
+    ) -> None: ...
 
 
 class MailFromRepository(Protocol):
@@ -128,6 +131,19 @@ class DkimRepository(Protocol):
         self, conn: Tx, found: DkimDomain, status: str, seen: set[str], now: float
     ) -> None: ...
     def pending_domains(self, conn: Tx) -> list[DkimDomain]: ...
+    def replace_keys(
+        self, conn: Tx, account_id: str, region: str, domain: str, keys: Iterable[DkimKey],
+        box: Sealer, origin: str, now: float,
+    ) -> None: ...  # fmt: skip
+
+
+class TagRepository(Protocol):
+    """Tags of resources (SES v2 TagResource), per account, by the resource's ARN."""
+
+    def tags_of(self, conn: Tx, account_id: str, arn: str) -> dict[str, str]: ...
+    def put_tags(self, conn: Tx, account_id: str, arn: str, tags: Mapping[str, str]) -> None: ...
+    def remove_tags(self, conn: Tx, account_id: str, arn: str, keys: Iterable[str]) -> None: ...
+    def remove_all(self, conn: Tx, account_id: str, arn: str) -> None: ...
 
 
 class UsageRepository(Protocol):

@@ -1,14 +1,17 @@
 """SQL for DKIM: per domain identity, the signing switch, the status and the key pairs.
 
-Private keys are sealed with the same SecretBox as access-key secrets.
+Private keys are sealed with the same SecretBox as access-key secrets. A selector is the
+keys table's primary key: Easy DKIM tokens are random, but a BYODKIM selector (`s1`) is the
+owner's choice, so it is stored with a `#` and a suffix unique to its domain (`_stored`).
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection
 
 from postroom.domain.dkim import DkimKey
@@ -25,11 +28,20 @@ def get_domain(conn: Connection, account_id: str, region: str, domain: str) -> D
     row = conn.execute(
         select(dkim_domains).where(*_where(account_id, region, domain, dkim_domains))
     ).first()
-    if row is None:
-        return None
+    return _domain(row) if row is not None else None
+
+
+def _domain(row: Any) -> DkimDomain:
     return DkimDomain(
-        row.account_id, row.region, row.domain, bool(row.enabled), row.status, row.last_checked_at
-    )
+        row.account_id, row.region, row.domain, bool(row.enabled), row.status,
+        row.last_checked_at, row.signing_origin,
+    )  # fmt: skip
+
+
+def _stored(account_id: str, region: str, domain: str, selector: str) -> str:
+    """The key row's selector of a BYODKIM selector (see the module's docstring)."""
+    digest = hashlib.sha256(f"{account_id}/{region}/{domain}".encode()).hexdigest()[:8]
+    return f"{selector}#{digest}"
 
 
 def add_domain(
@@ -51,13 +63,15 @@ def add_domain(
 
 def add_keys(
     conn: Connection, account_id: str, region: str, domain: str, keys: Iterable[DkimKey],
-    box: Sealer,
+    box: Sealer, *, external: bool = False,
 ) -> None:  # fmt: skip
     conn.execute(
         insert(dkim_keys),
         [
             {
-                "selector": key.selector,
+                "selector": (
+                    _stored(account_id, region, domain, key.selector) if external else key.selector
+                ),
                 "account_id": account_id,
                 "region": region,
                 "domain": domain,
@@ -83,7 +97,7 @@ def keys_of(
     return [
         (
             DkimKey(
-                selector=row.selector,
+                selector=row.selector.partition("#")[0],
                 private_key_pem=box.open(row.private_key_sealed).encode() if box else b"",
                 public_key_b64=row.public_key,
                 created_at=row.created_at,
@@ -112,16 +126,48 @@ def record_check(
         .values(status=status, last_checked_at=now)
     )
     if seen:
+        where = (found.account_id, found.region, found.domain)
+        stored = sorted({*seen, *(_stored(*where, selector) for selector in seen)})
         conn.execute(
             update(dkim_keys)
-            .where(dkim_keys.c.selector.in_(sorted(seen)), dkim_keys.c.seen_at.is_(None))
+            .where(
+                *_where(*where, dkim_keys),
+                dkim_keys.c.selector.in_(stored),
+                dkim_keys.c.seen_at.is_(None),
+            )
             .values(seen_at=now)
         )
 
 
 def pending_domains(conn: Connection) -> list[DkimDomain]:
     rows = conn.execute(select(dkim_domains).where(dkim_domains.c.status != "Success"))
-    return [
-        DkimDomain(r.account_id, r.region, r.domain, bool(r.enabled), r.status, r.last_checked_at)
-        for r in rows
-    ]
+    return [_domain(r) for r in rows]
+
+
+def replace_keys(
+    conn: Connection, account_id: str, region: str, domain: str, keys: Iterable[DkimKey],
+    box: Sealer, origin: str, now: float,
+) -> None:  # fmt: skip
+    """New keys of `origin` (AWS_SES: Easy DKIM tokens; EXTERNAL: the owner's key) in place
+    of the old ones; the status starts again at Pending, the signing switch is kept."""
+    where = (account_id, region, domain)
+    if get_domain(conn, *where) is None:
+        conn.execute(
+            insert(dkim_domains).values(
+                account_id=account_id,
+                region=region,
+                domain=domain,
+                enabled=True,
+                status="Pending",
+                created_at=now,
+                signing_origin=origin,
+            )  # fmt: skip
+        )
+    else:
+        conn.execute(
+            update(dkim_domains)
+            .where(*_where(*where, dkim_domains))
+            .values(status="Pending", last_checked_at=None, signing_origin=origin)
+        )
+    conn.execute(delete(dkim_keys).where(*_where(*where, dkim_keys)))
+    add_keys(conn, *where, keys, box, external=origin == "EXTERNAL")

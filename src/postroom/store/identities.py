@@ -24,6 +24,7 @@ def _identity(row: Any) -> Identity:
         created_at=row.created_at,
         verified_at=row.verified_at,
         last_checked_at=row.last_checked_at,
+        feedback_forwarding=bool(row.feedback_forwarding),
     )
 
 
@@ -135,3 +136,13 @@ def set_status(
 def pending_domains(conn: Connection) -> list[Identity]:
     query = select(identities).where(identities.c.kind == "Domain", identities.c.status == PENDING)
     return [_identity(r) for r in conn.execute(query)]
+
+
+def set_feedback_forwarding(
+    conn: Connection, account_id: str, region: str, identity: str, on: bool
+) -> None:
+    conn.execute(
+        update(identities)
+        .where(*_where(account_id, region), identities.c.identity == identity)
+        .values(feedback_forwarding=on)
+    )

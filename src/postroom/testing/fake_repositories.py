@@ -153,6 +153,15 @@ class FakeIdentities:
     def pending_domains(self, conn: Memory) -> list[Identity]:
         return [i for i in conn.identities.values() if i.kind == "Domain" and i.status == PENDING]
 
+    def set_feedback_forwarding(
+        self, conn: Memory, account_id: str, region: str, identity: str, on: bool
+    ) -> None:
+        where = (account_id, region, identity)
+        if where in conn.identities:
+            conn.identities[where] = dataclasses.replace(
+                conn.identities[where], feedback_forwarding=on
+            )
+
 
 class FakeMailFrom:
     def put(
@@ -235,6 +244,17 @@ class FakeDkim:
 
     def pending_domains(self, conn: Memory) -> list[DkimDomain]:
         return [d for d in conn.dkim_domains.values() if d.status != "Success"]
+
+    def replace_keys(
+        self, conn: Memory, account_id: str, region: str, domain: str, keys: Iterable[DkimKey],
+        box: Sealer, origin: str, now: float,
+    ) -> None:  # fmt: skip
+        where = (account_id, region, domain)
+        found = conn.dkim_domains.get(where)
+        enabled = found.enabled if found is not None else True
+        conn.dkim_domains[where] = DkimDomain(*where, enabled, "Pending", None, origin)
+        conn.dkim_keys[where] = []
+        self.add_keys(conn, account_id, region, domain, keys, box)
 
 
 class FakeUsage:
@@ -346,7 +366,6 @@ class FakeSuppression:
         if not wanted <= {"BOUNCE", "COMPLAINT"}:
             raise ValueError(sorted(wanted))
         conn.suppressed_reasons[account_id] = wanted
-
 
 
 class FakeReputation:

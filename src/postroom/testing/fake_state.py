@@ -42,6 +42,7 @@ class Memory:
     suppressed: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     suppressed_reasons: dict[str, frozenset[str]] = field(default_factory=dict)  # by account
     buckets: dict[str, tuple[float, float]] = field(default_factory=dict)  # tokens, at
+    tags: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)  # (account, arn)
 
     def events_of(self, message_id: str) -> list[Event]:
         return [e for m, _a, e in self.events if m == message_id]

@@ -35,6 +35,7 @@ from postroom.testing.fake_repositories import (
     FakeUsage,
 )
 from postroom.testing.fake_state import FakeUnitOfWork, Memory
+from postroom.testing.fake_tags import FakeTags
 
 __all__ = ["FakeDns", "FakeSealer", "FakeUnitOfWork", "FakeWorld", "Memory", "fake_core"]
 
@@ -147,6 +148,7 @@ def fake_repositories() -> Repositories:
         suppression=FakeSuppression(),
         reputation=FakeReputation(),
         rate_limits=FakeRateLimits(),
+        tags=FakeTags(),
     )
 
 

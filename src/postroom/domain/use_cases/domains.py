@@ -203,17 +203,23 @@ async def mail_from_attributes(
     found = await core.uow.read(lambda conn: repos.identities.get_many(conn, *where, lookup))
     known = {i.identity for i in found}
     settings = await core.uow.read(lambda conn: repos.mail_from.for_identities(conn, *where, known))
-    result: dict[str, MailFromAttributes] = {}
-    for identity in known:
-        setting = settings.get(identity)
-        if (
-            setting is not None
-            and setting.status != "Success"
-            and due(setting.last_checked_at, now)
-        ):
-            setting = replace(setting, status=await check_mail_from(core, setting, now))
-        result[lookup[identity]] = mail_from_rules.attributes(setting)
-    return result
+    return {lookup[i]: await _mail_from(core, settings.get(i), now) for i in known}
+
+
+async def mail_from_state(core: Core, caller: Caller, identity: str) -> MailFromAttributes:
+    """One identity's MAIL FROM attributes (for v2's GetEmailIdentity, authorized there)."""
+    where, now = (caller.account_id, caller.region), core.now()
+    found = await core.uow.read(
+        lambda conn: core.repos.mail_from.for_identities(conn, *where, [identity])
+    )
+    return await _mail_from(core, found.get(identity), now)
+
+
+async def _mail_from(core: Core, setting: MailFrom | None, now: float) -> MailFromAttributes:
+    """The attributes, the MX looked up first when the setting is pending and due."""
+    if setting is not None and setting.status != "Success" and due(setting.last_checked_at, now):
+        setting = replace(setting, status=await check_mail_from(core, setting, now))
+    return mail_from_rules.attributes(setting)
 
 
 async def check_mail_from(core: Core, found: MailFrom, now: float) -> str:

@@ -56,7 +56,14 @@ def identity_names(names: list[str]) -> dict[str, str]:
 async def verify_email_identity(core: Core, caller: Caller, email_address: str) -> None:
     """Pending + the verification link mailed (an internal message, queued like any other)."""
     authorize(caller, "verify_email_identity")
-    identity = email_identity(email_address)
+    await start_email_identity(core, caller, email_identity(email_address))
+
+
+async def start_email_identity(
+    core: Core, caller: Caller, identity: str, before: Callable[[Tx], None] | None = None
+) -> None:
+    """The verification flow of an address; `before` runs first in the same transaction
+    (v2's CreateEmailIdentity: AlreadyExists, tags)."""
     settings, now = core.settings, core.now()
 
     def submission_for(token: str) -> Submission:
@@ -64,6 +71,8 @@ async def verify_email_identity(core: Core, caller: Caller, email_address: str) 
         return verification_submission(caller, identity, settings.verification_sender, link, now)
 
     def start(conn: Tx) -> bool:
+        if before is not None:
+            before(conn)
         return start_email_verification(
             core.repos, core.admission, conn, caller, identity, submission_for, now
         )
