@@ -36,6 +36,7 @@ from postroom.store import (
     reputation,
     suppression,
     tags,
+    templates,
     usage,
 )
 from postroom.store.attempts import AttemptWrites
@@ -51,6 +52,7 @@ STORE = Repositories(
     dkim=dkim,
     usage=usage,
     messages=messages,
+    templates=templates,
     suppression=suppression,
     reputation=reputation,
     rate_limits=rate_limits,

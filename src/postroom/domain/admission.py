@@ -184,4 +184,5 @@ def _new_message(submission: Submission, account_id: str) -> NewMessage:
         tags=submission.tags,
         created_at=submission.created_at,
         internal=submission.internal,
+        failure=submission.failure,
     )

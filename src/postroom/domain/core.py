@@ -27,6 +27,7 @@ from postroom.domain.ports import (
     Sealer,
     SuppressionRepository,
     TagRepository,
+    TemplateRepository,
     Tx,
     UnitOfWork,
     UsageRepository,
@@ -44,6 +45,7 @@ class Repositories:
     dkim: DkimRepository
     usage: UsageRepository
     messages: MessageRepository
+    templates: TemplateRepository
     suppression: SuppressionRepository
     reputation: ReputationRepository
     rate_limits: RateLimitRepository

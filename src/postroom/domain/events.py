@@ -19,8 +19,9 @@ BOUNCE = "Bounce"
 COMPLAINT = "Complaint"
 REJECT = "Reject"
 DELIVERY_DELAY = "DeliveryDelay"
+RENDERING_FAILURE = "Rendering Failure"  # templated sends: accepted, never delivered
 
-EVENT_TYPES = (SEND, DELIVERY, BOUNCE, COMPLAINT, REJECT, DELIVERY_DELAY)
+EVENT_TYPES = (SEND, DELIVERY, BOUNCE, COMPLAINT, REJECT, DELIVERY_DELAY, RENDERING_FAILURE)
 # The JSON member that carries each event's details.
 DETAIL_KEY = {
     SEND: "send",
@@ -29,6 +30,7 @@ DETAIL_KEY = {
     COMPLAINT: "complaint",
     REJECT: "reject",
     DELIVERY_DELAY: "deliveryDelay",
+    RENDERING_FAILURE: "failure",
 }
 HEADERS_LIMIT = 10 * 1024
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from postroom.domain.events import Event
+
 
 @dataclass(frozen=True)
 class NewMessage:
@@ -20,6 +22,7 @@ class NewMessage:
     tags: dict[str, list[str]]
     created_at: float
     internal: bool = False
+    failure: Event | None = None  # ends the message at admission (Rendering Failure)
 
 
 @dataclass(frozen=True)

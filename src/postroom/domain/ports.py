@@ -26,6 +26,7 @@ from postroom.domain.outcomes import Outcome
 from postroom.domain.rate_limits import Limit
 from postroom.domain.reputation import Counts
 from postroom.domain.requests import SendDataPoint
+from postroom.domain.templates import EmailTemplate
 
 Tx = Any  # a transaction handle: opaque to the core (SQLAlchemy's Connection in store/)
 T = TypeVar("T")
@@ -160,6 +161,25 @@ class MessageRepository(Protocol):
         self, conn: Tx, account_id: str | None, limit: int
     ) -> list[dict[str, Any]]: ...
     def history_rows(self, conn: Tx, wanted: HistoryFilter) -> list[dict[str, Any]]: ...
+
+
+class TemplateRepository(Protocol):
+    """Email templates (SES v1 and v2), per account and region, by name."""
+
+    def get(
+        self, conn: Tx, account_id: str, region: str, name: str
+    ) -> tuple[EmailTemplate, float] | None: ...
+    def insert(
+        self, conn: Tx, account_id: str, region: str, template: EmailTemplate, now: float
+    ) -> bool: ...
+    def replace(
+        self, conn: Tx, account_id: str, region: str, template: EmailTemplate, now: float
+    ) -> bool: ...
+    def remove(self, conn: Tx, account_id: str, region: str, name: str) -> bool: ...
+    def count(self, conn: Tx, account_id: str, region: str) -> int: ...
+    def list_after(
+        self, conn: Tx, account_id: str, region: str, after: str | None, limit: int
+    ) -> list[tuple[str, float]]: ...
 
 
 class SuppressionRepository(Protocol):

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from postroom.domain.callers import Caller as Caller  # (was defined here)
+from postroom.domain.events import Event
 from postroom.domain.requests import Arns, SendEmail, SendRawEmail, Tag
 from postroom.errors import (
     ClientError,
@@ -41,6 +42,7 @@ class Submission:
     created_at: float
     tags: dict[str, list[str]] = field(default_factory=dict)
     internal: bool = False
+    failure: Event | None = None  # a Rendering Failure: admitted, never delivered
 
 
 def internal_mail(

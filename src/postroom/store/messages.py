@@ -49,14 +49,20 @@ def enqueue_all(conn: Connection, new: list[NewMessage]) -> None:
     if not new:
         return
     _INSERT_MESSAGE.run_many(conn, [_message_row(m) for m in new])
-    _INSERT_DELIVERY.run_many(conn, [row for m in new for row in _delivery_rows(m)])
+    deliveries = [row for m in new for row in _delivery_rows(m)]
+    if deliveries:
+        _INSERT_DELIVERY.run_many(conn, deliveries)
     INSERT_EVENT.run_many(
         conn,
-        [
-            event_row(m.message_id, m.account_id, Event(SEND, m.recipients, m.created_at, {}))
-            for m in new
-        ],
-    )  # each message is inserted with status Send already
+        [event_row(m.message_id, m.account_id, _first_event(m)) for m in new],
+    )  # each message is inserted with status Send (or its failure's type) already
+
+
+def _first_event(message: NewMessage) -> Event:
+    """Send, or the failure that ends the message here (a Rendering Failure)."""
+    if message.failure is not None:
+        return message.failure
+    return Event(SEND, message.recipients, message.created_at, {})
 
 
 def _message_row(message: NewMessage) -> dict[str, Any]:
@@ -72,12 +78,14 @@ def _message_row(message: NewMessage) -> dict[str, Any]:
         "tags": dumps(message.tags),
         "raw": message.raw,
         "created_at": message.created_at,
-        "status": SEND,
+        "status": message.failure.event_type if message.failure else SEND,
         "internal": message.internal,
     }
 
 
 def _delivery_rows(message: NewMessage) -> list[dict[str, Any]]:
+    if message.failure is not None:
+        return []  # never delivered
     by_domain: dict[str, list[str]] = defaultdict(list)
     for recipient in message.recipients:
         by_domain[recipient.rpartition("@")[2].lower()].append(recipient)

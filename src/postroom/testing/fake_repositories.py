@@ -280,6 +280,10 @@ class FakeMessages:
         for message in new:
             conn.messages[message.message_id] = message
             conn.statuses[message.message_id] = SEND
+            if message.failure is not None:  # never delivered
+                conn.statuses[message.message_id] = message.failure.event_type
+                conn.events.append((message.message_id, message.account_id, message.failure))
+                continue
             by_domain: dict[str, list[str]] = defaultdict(list)
             for recipient in message.recipients:
                 by_domain[recipient.rpartition("@")[2].lower()].append(recipient)

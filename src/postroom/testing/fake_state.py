@@ -14,6 +14,7 @@ from postroom.domain.events import Event
 from postroom.domain.identities import DkimDomain, Identity, MailFrom
 from postroom.domain.messages import Job, NewMessage
 from postroom.domain.ports import Tx
+from postroom.domain.templates import EmailTemplate
 
 T = TypeVar("T")
 I = TypeVar("I")  # noqa: E741
@@ -35,6 +36,7 @@ class Memory:
     stats: dict[tuple[str, int], Counter[str]] = field(default_factory=dict)
     messages: dict[str, NewMessage] = field(default_factory=dict)
     statuses: dict[str, str] = field(default_factory=dict)
+    templates: dict[Where, tuple[EmailTemplate, float]] = field(default_factory=dict)
     events: list[tuple[str, str, Event]] = field(default_factory=list)  # (message, account, e)
     jobs: dict[int, Job] = field(default_factory=dict)  # queued
     done: dict[int, str] = field(default_factory=dict)  # job id -> last reply

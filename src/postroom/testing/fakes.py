@@ -36,6 +36,7 @@ from postroom.testing.fake_repositories import (
 )
 from postroom.testing.fake_state import FakeUnitOfWork, Memory
 from postroom.testing.fake_tags import FakeTags
+from postroom.testing.fake_templates import FakeTemplates
 
 __all__ = ["FakeDns", "FakeSealer", "FakeUnitOfWork", "FakeWorld", "Memory", "fake_core"]
 
@@ -145,6 +146,7 @@ def fake_repositories() -> Repositories:
         dkim=FakeDkim(),
         usage=FakeUsage(),
         messages=FakeMessages(),
+        templates=FakeTemplates(),
         suppression=FakeSuppression(),
         reputation=FakeReputation(),
         rate_limits=FakeRateLimits(),

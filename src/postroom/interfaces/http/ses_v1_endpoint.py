@@ -17,7 +17,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from postroom.errors import InvalidParameterValue, PostroomError
-from postroom.interfaces.http import ses_v1_domains  # noqa: F401  registers its operations
+from postroom.interfaces.http import (
+    ses_v1_domains,  # noqa: F401  registers its operations
+    ses_v1_templates,  # noqa: F401  registers its operations
+)
 from postroom.interfaces.http.authentication import Answer, Authenticator, Exchange
 from postroom.interfaces.http.request_body import SES_V1_CAP
 from postroom.interfaces.http.ses_v1 import HANDLERS, Context, not_supported

@@ -27,6 +27,7 @@ from starlette.responses import Response
 
 import postroom.interfaces.http.ses_v2_identities  # noqa: F401  registers its operations
 import postroom.interfaces.http.ses_v2_sending  # noqa: F401  registers its operations
+import postroom.interfaces.http.ses_v2_templates  # noqa: F401  registers its operations
 from postroom.errors import PostroomError
 from postroom.interfaces.http import ses_v2_account  # noqa: F401  registers its operations
 from postroom.interfaces.http.authentication import Answer, Authenticator, Exchange

@@ -27,6 +27,7 @@ from typing import Any
 from postroom.domain.requests import Arns, SendEmail, SendRawEmail, Tag
 from postroom.domain.use_cases import sending
 from postroom.errors import InvalidParameterValue
+from postroom.interfaces.http import ses_v2_templates
 from postroom.interfaces.http.ses_v1 import Context, Output, not_supported
 from postroom.interfaces.http.ses_v2 import operation
 from postroom.wire.attachments import Attachment
@@ -54,8 +55,8 @@ async def send_email(ctx: Context, params: Mapping[str, Any]) -> Output:
 async def send_template_content(
     ctx: Context, params: Mapping[str, Any], template: Mapping[str, Any]
 ) -> Output:
-    """SendEmail with `Content.Template` (stored or inline templates): not served yet."""
-    raise not_supported("SendEmail with Template content")
+    """SendEmail with `Content.Template` (stored or inline templates)."""
+    return await ses_v2_templates.send_template(ctx, params, template)
 
 
 def _refuse_unsupported(params: Mapping[str, Any]) -> None:
