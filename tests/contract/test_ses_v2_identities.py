@@ -10,7 +10,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import dkim as dkimpy
 import dns.rdatatype
+import dns.resolver
 import dns.zone
 import httpx
 import pytest
@@ -65,6 +67,19 @@ def rsa_key(bits: int = 2048) -> tuple[str, str]:
     spki = key.public_key().public_bytes(serialization.Encoding.DER,
                                          serialization.PublicFormat.SubjectPublicKeyInfo)
     return base64.b64encode(der).decode(), base64.b64encode(spki).decode()
+
+
+def dns_txt(dns_server: TestDnsServer) -> Callable[..., bytes]:
+    """dkimpy's `dnsfunc` over the test DNS server."""
+    resolver = dns.resolver.Resolver(configure=False)
+    resolver.nameservers = [dns_server.address[0]]
+    resolver.port = dns_server.address[1]
+
+    def lookup(name: bytes, timeout: int = 5) -> bytes:
+        answer = resolver.resolve(name.decode().rstrip("."), "TXT")
+        return b"".join(b"".join(r.strings) for r in answer)
+
+    return lookup
 
 
 def until_verified(v2: Any, name: str, timeout: float = 12.0) -> dict[str, Any]:
@@ -149,7 +164,7 @@ def test_domain_is_verified_by_its_dkim_records(make_tenant: TenantFactory,
 
 def test_byodkim_key_signs_when_published(make_tenant: TenantFactory,
                                           dns_server: TestDnsServer) -> None:
-    tenant = make_tenant("byo")
+    tenant = make_tenant("byo", approve=True)
     v2 = sesv2(tenant)
     private, public = rsa_key()
     created = v2.create_email_identity(
@@ -162,6 +177,13 @@ def test_byodkim_key_signs_when_published(make_tenant: TenantFactory,
     found = until_verified(v2, "own.test")
     assert found["DkimAttributes"]["Status"] == "SUCCESS"
     assert found["DkimAttributes"]["CurrentSigningKeyLength"] == "RSA_2048_BIT"
+    sent = tenant.client().send_email(
+        Source="app@own.test", Destination={"ToAddresses": ["someone@elsewhere.test"]},
+        Message={"Subject": {"Data": "signed"}, "Body": {"Text": {"Data": "by my key"}}})
+    raw = tenant.captured(sent["MessageId"])["raw"].encode()
+    header = raw.split(b"\r\n\r\n")[0]
+    assert raw.startswith(b"DKIM-Signature:") and b"s=s1;" in header and b"d=own.test" in header
+    assert dkimpy.verify(raw, dnsfunc=dns_txt(dns_server))
 
     # another account may bring the same selector for its own domain of the same name
     other = sesv2(make_tenant("byo2"))
