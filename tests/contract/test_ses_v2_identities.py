@@ -325,3 +325,18 @@ def test_hostile_identity_names(make_tenant: TenantFactory) -> None:
     assert v2.get_email_identity(EmailIdentity="mine.test")["IdentityType"] == "DOMAIN"
     time.sleep(0)  # (identities are per account and region)
     assert sesv2(tenant, "eu-west-1").list_email_identities()["EmailIdentities"] == []
+
+
+def test_tags_on_templates(make_tenant: TenantFactory) -> None:
+    tenant = make_tenant("templater")
+    v2 = sesv2(tenant)
+    arn = f"arn:aws:ses:us-east-1:{tenant.account_id}:template/welcome"
+    assert refused(lambda: v2.list_tags_for_resource(ResourceArn=arn))[0] == "NotFoundException"
+    v2.create_email_template(TemplateName="welcome",
+                             TemplateContent={"Subject": "Hi", "Text": "Hello"})  # fmt: skip
+    v2.tag_resource(ResourceArn=arn, Tags=[{"Key": "owner", "Value": "web"}])
+    assert v2.list_tags_for_resource(ResourceArn=arn)["Tags"] == [
+        {"Key": "owner", "Value": "web"}]
+    other = sesv2(make_tenant("peer"))
+    assert refused(lambda: other.list_tags_for_resource(ResourceArn=arn))[0] == (
+        "NotFoundException")

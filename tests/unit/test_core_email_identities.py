@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from postroom.domain import dkim
+from postroom.domain.templates import EmailTemplate
 from postroom.domain.use_cases import email_identities as v2
 from postroom.domain.use_cases import tags
 from postroom.domain.use_cases.email_identities import CreateEmailIdentity, SigningKey
@@ -107,3 +108,18 @@ def test_tag_rules(pairs: list[tuple[str, str]]) -> None:
 def test_malformed_arns_are_bad_requests(arn: str) -> None:
     with pytest.raises(InvalidParameterValue):
         tags.parse_arn(arn)
+
+
+async def test_template_arns_are_taggable_while_the_template_exists() -> None:
+    world = fake_core()
+    caller = tenant(world)
+    arn = tags.resource_arn(caller, "template", "Welcome")
+    with pytest.raises(NotFound):
+        await tags.tag_resource(world.core, caller, arn, [("k", "v")])
+    template = EmailTemplate(name="Welcome", subject="Hi", text="Hello", html=None)
+    world.core.repos.templates.insert(world.memory, caller.account_id, caller.region,
+                                      template, world.clock.now())  # fmt: skip
+    await tags.tag_resource(world.core, caller, arn, [("k", "v")])
+    assert await tags.list_tags(world.core, caller, arn) == [("k", "v")]
+    with pytest.raises(NotFound):
+        await tags.list_tags(world.core, caller, arn.replace("Welcome", "welcome"))

@@ -7,8 +7,8 @@ region's or a resource that does not exist are all "not found", so an ARN tells 
 nothing about other tenants. SES's limits (AWS tagging rules): at most 50 tags on a
 resource, keys of 1 to 128 characters, values of 0 to 256, keys unique, `aws:` reserved.
 
-Each kind of resource says how to find one (`RESOURCES`): `identity` is here; other
-modules register theirs with `register_resource` (templates: `template`).
+Each kind of resource says how to find one (`RESOURCES`): `identity` and `template` are
+here; other modules register theirs with `register_resource` (configuration sets, ...).
 """
 
 from __future__ import annotations
@@ -52,7 +52,12 @@ def _find_identity(core: Core, conn: Tx, account_id: str, region: str, name: str
     return found.identity if found is not None else None
 
 
-RESOURCES: dict[str, Finder] = {"identity": _find_identity}
+def _find_template(core: Core, conn: Tx, account_id: str, region: str, name: str) -> str | None:
+    found = core.repos.templates.get(conn, account_id, region, name)
+    return name if found is not None else None
+
+
+RESOURCES: dict[str, Finder] = {"identity": _find_identity, "template": _find_template}
 
 
 def register_resource(kind: str, finder: Finder) -> None:
