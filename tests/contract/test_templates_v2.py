@@ -180,3 +180,17 @@ def test_another_accounts_templates_are_invisible(
     with pytest.raises(ClientError) as control:
         v2.create_email_template(TemplateName="bad\x7fname", TemplateContent={"Text": "x"})
     assert error_of(control.value)[0] == "BadRequestException"
+
+
+def test_template_tags(approved: Tenant, v2: Any) -> None:
+    v2.create_email_template(TemplateName="tagged", TemplateContent={"Text": "x"},
+                             Tags=[{"Key": "team", "Value": "growth"}])  # fmt: skip
+    assert v2.get_email_template(TemplateName="tagged")["Tags"] == [
+        {"Key": "team", "Value": "growth"}]  # fmt: skip
+    arn = f"arn:aws:ses:us-east-1:{approved.account_id}:template/tagged"
+    v2.tag_resource(ResourceArn=arn, Tags=[{"Key": "tier", "Value": "1"}])
+    listed = v2.list_tags_for_resource(ResourceArn=arn)["Tags"]
+    assert sorted(t["Key"] for t in listed) == ["team", "tier"]
+    v2.delete_email_template(TemplateName="tagged")
+    v2.create_email_template(TemplateName="tagged", TemplateContent={"Text": "x"})
+    assert v2.get_email_template(TemplateName="tagged")["Tags"] == []

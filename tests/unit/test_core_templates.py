@@ -178,3 +178,18 @@ async def test_every_template_use_case_asks_authorize_first() -> None:
         await templates.list_templates(world.core, limited, None, None)
     with pytest.raises(AccessDenied):
         await templates.send_templated_email(world.core, limited, send("{}"))
+
+
+async def test_tags_are_kept_with_the_template_and_go_with_it() -> None:
+    world = fake_core()
+    acme = tenant(world)
+    await templates.create_template(world.core, acme, GREETING, [("team", "growth")])
+    assert (await templates.get_template(world.core, acme, "greeting")).tags == {"team": "growth"}
+    with pytest.raises(InvalidParameterValue):
+        await templates.create_template(
+            world.core, acme, dataclasses.replace(GREETING, name="other"), [("aws:x", "1")]
+        )
+    assert world.memory.templates.keys() == {(acme.account_id, acme.region, "greeting")}
+    await templates.delete_template(world.core, acme, "greeting")
+    await templates.create_template(world.core, acme, GREETING)
+    assert (await templates.get_template(world.core, acme, "greeting")).tags == {}

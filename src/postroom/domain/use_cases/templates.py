@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from postroom.domain import template_sending as ts
 from postroom.domain.callers import Caller, authorize
@@ -27,6 +28,7 @@ from postroom.domain.templates import (
     parse_template_data,
     render_template_data,
 )
+from postroom.domain.use_cases import tags as resource_tags
 from postroom.domain.use_cases.sending import submit_messages
 from postroom.errors import ClientError, InvalidParameterValue, InvalidTemplateData
 
@@ -39,6 +41,7 @@ MAX_PAGE = 100
 class StoredTemplate:
     template: EmailTemplate
     created_at: float
+    tags: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -51,10 +54,19 @@ def _already_exists(name: str) -> ClientError:
     return ClientError(f"Template {name} already exists.", code="AlreadyExists")
 
 
-async def create_template(core: Core, caller: Caller, template: EmailTemplate) -> None:
+def _arn(caller: Caller, name: str) -> str:
+    return resource_tags.resource_arn(caller, "template", name)
+
+
+async def create_template(
+    core: Core, caller: Caller, template: EmailTemplate, tags: Sequence[tuple[str, str]] = ()
+) -> None:
+    """`tags` (v2 CreateEmailTemplate) are kept as the template's resource tags."""
     authorize(caller, "create_template")
     check_template(template)
+    wanted = resource_tags.check_tags(tags)
     now, repo, where = core.now(), core.repos.templates, (caller.account_id, caller.region)
+    arn = _arn(caller, template.name)
 
     def save(conn: Tx) -> None:
         if repo.count(conn, *where) >= MAX_TEMPLATES:
@@ -63,13 +75,19 @@ async def create_template(core: Core, caller: Caller, template: EmailTemplate) -
             )
         if not repo.insert(conn, *where, template, now):
             raise _already_exists(template.name)
+        if wanted:
+            resource_tags.add_tags(core, conn, caller.account_id, arn, wanted)
 
     await core.uow.write(save)
 
 
 async def get_template(core: Core, caller: Caller, name: str) -> StoredTemplate:
+    """The template, its creation time and its tags."""
     authorize(caller, "get_template")
-    return await _load(core, caller, name)
+    stored = await _load(core, caller, name)
+    arn = _arn(caller, name)
+    found = await core.uow.read(lambda conn: core.repos.tags.tags_of(conn, caller.account_id, arn))
+    return StoredTemplate(stored.template, stored.created_at, found)
 
 
 async def _load(core: Core, caller: Caller, name: str) -> StoredTemplate:
@@ -94,8 +112,15 @@ async def update_template(core: Core, caller: Caller, template: EmailTemplate) -
 async def delete_template(core: Core, caller: Caller, name: str) -> bool:
     """False if there was no such template (v1 answers success, v2 NotFoundException)."""
     authorize(caller, "delete_template")
-    where = (caller.account_id, caller.region, name)
-    return await core.uow.write(lambda conn: core.repos.templates.remove(conn, *where))
+    where, arn = (caller.account_id, caller.region, name), _arn(caller, name)
+
+    def remove(conn: Tx) -> bool:
+        if not core.repos.templates.remove(conn, *where):
+            return False
+        core.repos.tags.remove_all(conn, caller.account_id, arn)  # a new one starts untagged
+        return True
+
+    return await core.uow.write(remove)
 
 
 async def list_templates(

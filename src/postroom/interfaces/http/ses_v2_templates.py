@@ -25,20 +25,21 @@ def _content(name: str, content: Mapping[str, Any] | None) -> EmailTemplate:
 
 @operation("CreateEmailTemplate")
 async def create_email_template(ctx: Context, params: Mapping[str, Any]) -> Output:
-    # TODO(tags): store params["Tags"] through the tags use case once it is committed.
     template = _content(params["TemplateName"], params.get("TemplateContent"))
-    await templates.create_template(ctx.core, ctx.caller, template)
+    tags = [(t.get("Key", ""), t.get("Value", "")) for t in params.get("Tags") or []]
+    await templates.create_template(ctx.core, ctx.caller, template, tags)
     return {}
 
 
 @operation("GetEmailTemplate")
 async def get_email_template(ctx: Context, params: Mapping[str, Any]) -> Output:
-    found = (await templates.get_template(ctx.core, ctx.caller, params["TemplateName"])).template
+    stored = await templates.get_template(ctx.core, ctx.caller, params["TemplateName"])
+    found = stored.template
     content = {"Subject": found.subject, "Text": found.text, "Html": found.html}
     return {
         "TemplateName": found.name,
         "TemplateContent": {k: v for k, v in content.items() if v is not None},
-        "Tags": [],  # TODO(tags): the template's tags
+        "Tags": [{"Key": key, "Value": value} for key, value in stored.tags.items()],
     }
 
 
