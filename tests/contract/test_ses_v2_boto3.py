@@ -152,12 +152,10 @@ def test_get_account_counts_what_was_sent_and_sees_a_pause(shared_tenant: Tenant
 def test_an_operation_without_a_handler_is_not_supported(shared_tenant: Tenant) -> None:
     client = sesv2(shared_tenant)
     with pytest.raises(client.exceptions.BadRequestException) as raised:
-        client.create_email_template(
-            TemplateName="welcome", TemplateContent={"Subject": "Hi", "Text": "Hello"}
-        )
+        client.create_dedicated_ip_pool(PoolName="pool")
     assert error_of(raised.value) == (
         "BadRequestException",
-        not_supported("CreateEmailTemplate"),
+        not_supported("CreateDedicatedIpPool"),
         400,
     )
 
