@@ -134,11 +134,11 @@ def test_list_and_attribute_operations_refuse_bad_parameters(client: Any) -> Non
 
 
 @pytest.mark.parametrize(("method", "params", "operation"), [
-    ("create_template",
-     {"Template": {"TemplateName": "t", "SubjectPart": "s", "TextPart": "x"}}, "CreateTemplate"),
-    ("send_templated_email",
-     {"Source": "me@example.com", "Destination": {"ToAddresses": ["to@example.com"]},
-      "Template": "t", "TemplateData": "{}"}, "SendTemplatedEmail"),
+    ("create_receipt_filter",
+     {"Filter": {"Name": "f", "IpFilter": {"Policy": "Block", "Cidr": "10.0.0.0/8"}}},
+     "CreateReceiptFilter"),
+    ("send_custom_verification_email",
+     {"EmailAddress": "to@example.com", "TemplateName": "t"}, "SendCustomVerificationEmail"),
     ("create_configuration_set", {"ConfigurationSet": {"Name": "cs"}},
      "CreateConfigurationSet"),
     ("list_receipt_rule_sets", {}, "ListReceiptRuleSets"),
