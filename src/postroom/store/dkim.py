@@ -48,6 +48,14 @@ def add_domain(
     conn: Connection, account_id: str, region: str, domain: str, keys: Iterable[DkimKey],
     box: Sealer, now: float,
 ) -> None:  # fmt: skip
+    _insert_domain(conn, account_id, region, domain, "AWS_SES", now)
+    add_keys(conn, account_id, region, domain, keys, box)
+
+
+def _insert_domain(
+    conn: Connection, account_id: str, region: str, domain: str, origin: str, now: float
+) -> None:
+    """A domain's DKIM row: signing on, status Pending until its records are seen."""
     conn.execute(
         insert(dkim_domains).values(
             account_id=account_id,
@@ -56,9 +64,9 @@ def add_domain(
             enabled=True,
             status="Pending",
             created_at=now,
+            signing_origin=origin,
         )  # fmt: skip
     )
-    add_keys(conn, account_id, region, domain, keys, box)
 
 
 def add_keys(
@@ -152,17 +160,7 @@ def replace_keys(
     of the old ones; the status starts again at Pending, the signing switch is kept."""
     where = (account_id, region, domain)
     if get_domain(conn, *where) is None:
-        conn.execute(
-            insert(dkim_domains).values(
-                account_id=account_id,
-                region=region,
-                domain=domain,
-                enabled=True,
-                status="Pending",
-                created_at=now,
-                signing_origin=origin,
-            )  # fmt: skip
-        )
+        _insert_domain(conn, *where, origin, now)
     else:
         conn.execute(
             update(dkim_domains)
