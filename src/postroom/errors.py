@@ -138,6 +138,14 @@ class Throttling(ClientError):
         return SmtpReply(454, "4.7.0", f"Throttling failure: {self.message}")
 
 
+class Conflict(ClientError):
+    """SES v2's ConflictException (409): what is asked for conflicts with a change under
+    way (a production-access request already pending review)."""
+
+    code = "ConflictException"
+    status = 409
+
+
 class NotFound(ClientError):
     code = "NotFound"
     status = 404

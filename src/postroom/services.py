@@ -26,6 +26,7 @@ from postroom.domain.dkim_signing import DkimSigner
 from postroom.domain.ports import Sealer
 from postroom.secrets import SecretBox, open_secret_box
 from postroom.store import (
+    access_requests,
     accounts,
     dkim,
     files,
@@ -57,6 +58,7 @@ STORE = Repositories(
     reputation=reputation,
     rate_limits=rate_limits,
     tags=tags,
+    access_requests=access_requests,
 )
 """The store modules as the core's repositories."""
 

@@ -32,7 +32,8 @@ def test_accounts_and_keys(postroom_factory: Any) -> None:
     assert listed["account"] == "shop" and listed["sandbox"] is True
 
     approved = server.cli_json("accounts", "approve", "shop", "--max-rate", "20")
-    assert approved == {"account": "shop", "sandbox": False, "max_24h": 50000.0, "max_rate": 20.0}
+    assert approved == {"account": "shop", "region": None, "sandbox": False, "max_24h": 50000.0,
+                        "max_rate": 20.0}  # fmt: skip
     quota = ses_client(server, created).get_send_quota()
     assert (quota["Max24HourSend"], quota["MaxSendRate"]) == (50000.0, 20.0)
 

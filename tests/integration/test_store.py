@@ -26,6 +26,7 @@ admit, admit_all = STORE_ADMISSION.admit, STORE_ADMISSION.admit_all
 confirm_link = identity_use_cases.confirm_link
 
 T0 = 1_800_000_000.0
+REGION = "us-east-1"
 
 
 @pytest.fixture
@@ -74,7 +75,7 @@ def _submission(
 
 async def test_group_commit_isolates_failures(db: Database) -> None:
     account_id = _account(db, verified=("example.com",))
-    db.transact(lambda conn: account_store.set_production(conn, account_id, 1000, 1000))
+    db.transact(lambda conn: account_store.set_production(conn, account_id, None, 1000, 1000))
     good = [_submission(account_id, i, ["you@example.org"], T0) for i in range(40)]
     bad = _submission(account_id, 99, ["you@example.org"], T0, source="x@unverified.test")
     results = await asyncio.gather(
@@ -94,9 +95,9 @@ def test_sandbox_rejects_unverified_recipient_and_counts_nothing(db: Database) -
     with pytest.raises(MessageRejected) as info:
         db.transact(lambda c: admit(c, _submission(account_id, 1, ["stranger@example.org"], T0)))
     assert "US-EAST-1: stranger@example.org" in info.value.message
-    assert db.query(lambda c: usage_store.sent_last_24h(c, account_id, T0)) == 0
+    assert db.query(lambda c: usage_store.sent_last_24h(c, account_id, REGION, T0)) == 0
     db.transact(lambda c: admit(c, _submission(account_id, 2, ["friend@example.org"], T0)))
-    assert db.query(lambda c: usage_store.sent_last_24h(c, account_id, T0 + 1)) == 1
+    assert db.query(lambda c: usage_store.sent_last_24h(c, account_id, REGION, T0 + 1)) == 1
 
 
 def test_rate_allows_a_burst_then_throttles(db: Database) -> None:
@@ -110,7 +111,7 @@ def test_rate_allows_a_burst_then_throttles(db: Database) -> None:
 
 def test_daily_quota_counts_recipients_but_not_the_simulator(db: Database) -> None:
     account_id = _account(db, verified=("me@example.com",))
-    db.transact(lambda conn: account_store.set_production(conn, account_id, 3, 100))
+    db.transact(lambda conn: account_store.set_production(conn, account_id, None, 3, 100))
     sim = ["success@simulator.amazonses.com"] * 3
     db.transact(lambda c: admit(c, _submission(account_id, 1, sim, T0)))
     db.transact(lambda c: admit(c, _submission(account_id, 2, ["a@x.org", "b@x.org"], T0 + 1)))
@@ -123,7 +124,7 @@ def test_daily_quota_counts_recipients_but_not_the_simulator(db: Database) -> No
 
 def test_expired_lease_is_taken_by_another_worker(db: Database) -> None:
     account_id = _account(db, verified=("me@example.com",))
-    db.transact(lambda conn: account_store.set_production(conn, account_id, 1000, 1000))
+    db.transact(lambda conn: account_store.set_production(conn, account_id, None, 1000, 1000))
     db.transact(lambda c: admit(c, _submission(account_id, 1, ["a@one.test", "b@two.test"], T0)))
     first = db.transact(lambda c: message_store.claim(c, "w1", T0, 60, 10))
     assert sorted(j.domain for j in first) == ["one.test", "two.test"]
@@ -138,7 +139,7 @@ def test_expired_lease_is_taken_by_another_worker(db: Database) -> None:
 
 def test_claims_take_only_what_each_destination_has_room_for(db: Database) -> None:
     account_id = _account(db, verified=("me@example.com",))
-    db.transact(lambda conn: account_store.set_production(conn, account_id, 1000, 1000))
+    db.transact(lambda conn: account_store.set_production(conn, account_id, None, 1000, 1000))
     for i in range(6):
         rcpts = [f"u{i}@busy.test"] if i < 5 else ["v@quiet.test"]
         db.transact(lambda c, i=i, r=rcpts: admit(c, _submission(account_id, i, r, T0 + i)))
@@ -203,7 +204,7 @@ async def test_a_job_that_fails_after_writing_leaves_nothing_and_the_rest_commit
     db: Database,
 ) -> None:
     account_id = _account(db, verified=("example.com",))
-    db.transact(lambda conn: account_store.set_production(conn, account_id, 1000, 1000))
+    db.transact(lambda conn: account_store.set_production(conn, account_id, None, 1000, 1000))
     runs: list[int] = []
 
     def half_written(conn: Any) -> None:
@@ -230,7 +231,7 @@ async def test_a_batch_of_admissions_refuses_each_message_alone(db: Database) ->
     """One group commit, one batch: the quota runs out part-way and a message from an
     unverified sender is refused; each refusal writes nothing and the rest are charged."""
     account_id = _account(db, verified=("example.com",))
-    db.transact(lambda conn: account_store.set_production(conn, account_id, 30, 1000))
+    db.transact(lambda conn: account_store.set_production(conn, account_id, None, 30, 1000))
     good = [_submission(account_id, i, ["you@example.org"], T0 + i / 1000) for i in range(40)]
     bad = _submission(account_id, 99, ["you@example.org"], T0, source="x@unverified.test")
     results = await asyncio.gather(
@@ -240,13 +241,13 @@ async def test_a_batch_of_admissions_refuses_each_message_alone(db: Database) ->
     assert results[1:31] == [s.message_id for s in good[:30]]
     assert all(isinstance(r, Throttling) and "Daily" in r.message for r in results[31:])
     assert db.query(message_store.queue_counts) == {"queued": 30}
-    assert db.query(lambda c: usage_store.sent_last_24h(c, account_id, T0 + 1)) == 30
+    assert db.query(lambda c: usage_store.sent_last_24h(c, account_id, REGION, T0 + 1)) == 30
     assert db.query(lambda c: message_store.load_record(c, "msg-99")) is None
 
 
 async def test_a_batch_that_raises_is_run_again_item_by_item(db: Database) -> None:
     account_id = _account(db, verified=("example.com",))
-    db.transact(lambda conn: account_store.set_production(conn, account_id, 1000, 1000))
+    db.transact(lambda conn: account_store.set_production(conn, account_id, None, 1000, 1000))
     calls: list[int] = []
 
     def fragile(conn: Any, items: list[Submission]) -> list[str | ClientError]:

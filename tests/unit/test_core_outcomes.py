@@ -19,7 +19,7 @@ from postroom.testing.fakes import FakeWorld
 
 async def _queued(world: FakeWorld, *to: str, return_path: str | None = None) -> Job:
     caller = tenant(world, "acme", "example.com")
-    world.core.repos.accounts.set_production(world.memory, caller.account_id, None, None)
+    world.core.repos.accounts.set_production(world.memory, caller.account_id, None, None, None)
     request = mail("app@example.com", *to)
     if return_path:
         request = replace(request, return_path=return_path)
@@ -37,7 +37,7 @@ async def _record(world: FakeWorld, job: Job, outcomes: list[Outcome], **kw: obj
 
 
 def _counts(world: FakeWorld, job: Job) -> dict[str, int]:
-    [counts] = [c for (a, _), c in world.memory.stats.items() if a == job.account_id]
+    [counts] = [c for (a, _r, _b), c in world.memory.stats.items() if a == job.account_id]
     return dict(counts)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from core_helpers import OPERATOR, fake_core, mail, tenant
+from core_helpers import OPERATOR, REGION, fake_core, mail, tenant
 
 from postroom.domain.use_cases import sending
 from postroom.errors import AccessDenied, AccountSendingPaused, MessageRejected, Throttling
@@ -24,7 +24,9 @@ async def test_an_accepted_message_is_queued_with_its_send_event_and_wakes_deliv
     assert [e.event_type for e in world.memory.events_of(message_id)] == ["Send"]
     assert world.woken == [world.clock.now()]
     assert (
-        world.core.repos.usage.sent_last_24h(world.memory, caller.account_id, world.clock.now())
+        world.core.repos.usage.sent_last_24h(
+            world.memory, caller.account_id, REGION, world.clock.now()
+        )
         == 2
     )
 
@@ -45,7 +47,7 @@ async def test_the_sandbox_needs_verified_sender_and_recipients_but_not_the_simu
 async def test_production_access_lifts_the_recipient_check_but_not_the_senders() -> None:
     world = fake_core()
     caller = tenant(world, "acme", "example.com")
-    world.core.repos.accounts.set_production(world.memory, caller.account_id, None, None)
+    world.core.repos.accounts.set_production(world.memory, caller.account_id, None, None, None)
     await sending.send_email(world.core, caller, mail("app@example.com", "stranger@example.org"))
     with pytest.raises(MessageRejected):
         await sending.send_email(world.core, caller, mail("app@unverified.org", "x@example.org"))
@@ -60,7 +62,7 @@ async def test_the_rate_and_the_daily_quota_throttle() -> None:
     world.clock.advance(1.0)
     await sending.send_email(world.core, caller, mail())
     accounts, memory = world.core.repos.accounts, world.memory
-    accounts.set_production(memory, caller.account_id, max_24h=2, max_rate=100)
+    accounts.set_production(memory, caller.account_id, None, max_24h=2, max_rate=100)
     world.clock.advance(1.0)
     await sending.send_email(world.core, caller, mail("app@example.com", "a@x.org", "b@x.org"))
     with pytest.raises(Throttling, match="Daily message quota exceeded"):
@@ -82,7 +84,7 @@ async def test_a_refused_message_leaves_nothing_behind() -> None:
 async def test_a_paused_account_sends_nothing() -> None:
     world = fake_core()
     caller = tenant(world, "acme", "example.com")
-    world.core.repos.accounts.set_paused(world.memory, caller.account_id, "operator", True)
+    world.core.repos.accounts.set_paused(world.memory, caller.account_id, None, "operator", True)
     with pytest.raises(AccountSendingPaused):
         await sending.send_email(world.core, caller, mail())
 

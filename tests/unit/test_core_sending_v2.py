@@ -28,7 +28,7 @@ def raw_of(size: int) -> bytes:
 async def test_v2_raw_content_gets_40_mb_and_v1_keeps_10_mb() -> None:
     world = fake_core()
     caller = tenant(world, "acme", "example.com")
-    world.core.repos.accounts.set_production(world.memory, caller.account_id, 1000, 1000)
+    world.core.repos.accounts.set_production(world.memory, caller.account_id, None, 1000, 1000)
     data = raw_of(MAX_MESSAGE_SIZE + 4)
     assert len(base64.b64encode(data)) == MAX_MESSAGE_SIZE + 4
     with pytest.raises(InvalidParameterValue, match=f"more than {MAX_MESSAGE_SIZE} bytes"):

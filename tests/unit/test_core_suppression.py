@@ -21,7 +21,7 @@ from postroom.testing.fakes import FakeWorld
 
 
 async def _queued(world: FakeWorld, caller: Caller, *to: str) -> Job:
-    world.core.repos.accounts.set_production(world.memory, caller.account_id, None, None)
+    world.core.repos.accounts.set_production(world.memory, caller.account_id, None, None, None)
     await sending.send_email(world.core, caller, mail("app@example.com", *to))
     [job] = world.memory.jobs.values()
     return job

@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from core_helpers import fake_core, tenant
+from core_helpers import REGION, fake_core, tenant
 
 from postroom.domain import template_sending as ts
 from postroom.domain.callers import Caller
@@ -110,7 +110,7 @@ async def test_rendering_failure_is_admitted_charged_and_never_queued() -> None:
         "templateName": "greeting"}  # fmt: skip
     assert world.memory.jobs == {}
     usage = world.core.repos.usage
-    assert usage.sent_last_24h(world.memory, acme.account_id, world.clock.now()) == 1
+    assert usage.sent_last_24h(world.memory, acme.account_id, REGION, world.clock.now()) == 1
 
 
 async def test_send_time_errors_fail_the_call_and_leave_nothing() -> None:
@@ -145,7 +145,7 @@ async def test_template_arns_name_only_the_callers_own_templates() -> None:
 async def test_bulk_merges_data_and_tags_per_destination() -> None:
     world = fake_core()
     acme = tenant(world, "acme", "example.com")
-    world.core.repos.accounts.set_production(world.memory, acme.account_id, None, 100)
+    world.core.repos.accounts.set_production(world.memory, acme.account_id, None, None, 100)
     await templates.create_template(world.core, acme, GREETING)
     request = ts.SendBulkTemplated(
         source="app@example.com", template=ts.TemplateRef(name="greeting"),

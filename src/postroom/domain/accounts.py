@@ -1,4 +1,5 @@
-"""Accounts are tenants: each has its own keys, identities, quotas, sandbox state and history."""
+"""Accounts are tenants: each has its own keys, identities and history, and in each region
+(as on SES) its own quotas, sandbox state, sending switch and production access."""
 
 from __future__ import annotations
 
@@ -31,6 +32,9 @@ class Account:
     enforcement: str = "HEALTHY"  # HEALTHY | PROBATION | SHUTDOWN (reputation)
     paused_by_tenant: bool = False  # UpdateAccountSendingEnabled Enabled=false
     paused_by_operator: bool = False  # `postroom accounts pause`
+    # The region this state is for (None: the account's defaults, which a region starts
+    # from when the account first uses it).
+    region: str | None = None
 
     @property
     def pauses(self) -> list[str]:

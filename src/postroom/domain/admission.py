@@ -3,7 +3,8 @@
 The group commit hands every SendEmail waiting for it to `Admission.admit_all` at once
 (the unit of work's `write_batched`). Each message is
 checked in turn (check_paused -> check_verified -> check_mail_from -> check_sandbox ->
-reserve_quota) against state read once per batch: the account row and its 24-hour usage,
+reserve_quota) against state read once per batch: the account's row for the region (made
+from the account's defaults the first time it sends there) and its 24-hour usage,
 the verified identities and MAIL FROM settings asked about. A refusal is decided before
 anything is written, so a refused message leaves nothing behind; the accepted ones are then
 written with one statement per table.
@@ -69,7 +70,8 @@ class Admission:
 
 @dataclass
 class _Usage:
-    """An account as this batch changes it: rate bucket, 24-hour count, charges per minute."""
+    """An account in a region as this batch changes it: rate bucket, 24-hour count, charges
+    per minute."""
 
     account: Account
     sent_24h: int | None = None
@@ -81,7 +83,7 @@ class _Admission:
     def __init__(self, ports: Admission, conn: Tx) -> None:
         self.ports = ports
         self.conn = conn
-        self.usage: dict[str, _Usage] = {}
+        self.usage: dict[tuple[str, str], _Usage] = {}  # by (account, region)
         self.verified: dict[tuple[str, str, str], bool] = {}  # (account, region, identity)
         self.mail_from: dict[tuple[str, str, tuple[str, ...]], MailFrom | None] = {}
         self.accepted: list[NewMessage] = []
@@ -89,7 +91,7 @@ class _Admission:
     def take(self, submission: Submission) -> None:
         """Check and charge one message (raises ClientError, changing nothing, if refused)."""
         caller, now = submission.caller, submission.created_at
-        usage = self._usage_of(caller.account_id)
+        usage = self._usage_of(caller.account_id, caller.region)
         account = usage.account
         if not submission.internal:
             if not account.sending_enabled:
@@ -102,7 +104,9 @@ class _Admission:
                 )
             daily = sum(1 for a in submission.recipients if not is_simulator(a))
             if daily and usage.sent_24h is None:
-                usage.sent_24h = self.ports.usage.sent_last_24h(self.conn, account.id, now)
+                usage.sent_24h = self.ports.usage.sent_last_24h(
+                    self.conn, account.id, caller.region, now
+                )
             charge = quotas.Charge(len(submission.recipients), daily)
             tokens = quotas.reserve(account, charge, usage.sent_24h or 0, now)
             usage.account = dataclasses.replace(
@@ -115,20 +119,23 @@ class _Admission:
         self.accepted.append(_new_message(submission, account.id))
 
     def write(self) -> None:
-        for usage in self.usage.values():
+        for (account_id, region), usage in self.usage.items():
             account = usage.account
             if usage.rate_changed:
                 self.ports.accounts.save_rate_state(
-                    self.conn, account.id, account.rate_tokens, account.rate_updated_at
+                    self.conn, account_id, region, account.rate_tokens, account.rate_updated_at
                 )
-            self.ports.usage.charge_minutes(self.conn, account.id, usage.charged)
+            self.ports.usage.charge_minutes(self.conn, account_id, region, usage.charged)
         self.ports.messages.enqueue_all(self.conn, self.accepted)
 
-    def _usage_of(self, account_id: str) -> _Usage:
-        if account_id not in self.usage:
-            account = self.ports.accounts.get_account(self.conn, account_id, for_update=True)
-            self.usage[account_id] = _Usage(account)
-        return self.usage[account_id]
+    def _usage_of(self, account_id: str, region: str) -> _Usage:
+        key = (account_id, region)
+        if key not in self.usage:
+            account = self.ports.accounts.get_account(
+                self.conn, account_id, region, for_update=True
+            )
+            self.usage[key] = _Usage(account)
+        return self.usage[key]
 
     def _check_verified(self, caller: Caller, addresses: Sequence[Address]) -> None:
         candidates = {a.addr_spec: rules.covering_identities(a.local, a.domain) for a in addresses}

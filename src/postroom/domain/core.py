@@ -14,6 +14,7 @@ from postroom.clock import Clock
 from postroom.config import Settings
 from postroom.domain.admission import Admission
 from postroom.domain.ports import (
+    AccessRequestRepository,
     AccountRepository,
     AttemptLog,
     DkimRepository,
@@ -50,6 +51,7 @@ class Repositories:
     reputation: ReputationRepository
     rate_limits: RateLimitRepository
     tags: TagRepository
+    access_requests: AccessRequestRepository
 
 
 def _no_wake() -> None:

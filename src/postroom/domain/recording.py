@@ -81,7 +81,7 @@ class OutcomeRecorder:
         new_events = self._events(record, outcomes, now, attempt.remote_ip)
         writes.add_events(job.message_id, job.account_id, new_events)
         if not record.internal:
-            writes.count(job.account_id, now, self._counts(job, outcomes))
+            writes.count(job.account_id, record.region, now, self._counts(job, outcomes))
         delivered = [o.recipient for o in outcomes if o.kind in ("delivered", "complained")]
         for recipient in delivered:
             if job.domain == SIMULATOR_DOMAIN and wants_auto_reply(recipient):

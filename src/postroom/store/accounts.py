@@ -1,7 +1,8 @@
-"""SQL for accounts and access keys."""
+"""SQL for accounts, their state in each region, and access keys."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from sqlalchemy import func, insert, not_, or_, select, update
@@ -17,11 +18,14 @@ from postroom.domain.accounts import (
 )
 from postroom.errors import InvalidParameterValue, NotFound
 from postroom.store.fastsql import Sql
-from postroom.store.schema import access_keys, accounts
+from postroom.store.schema import access_keys, account_regions, accounts
 from postroom.wire import ids
 
 
 def _account(row: Any) -> Account:
+    """The account's own row: its defaults for regions it has not used yet. (Its columns
+    sending_enabled, rate_* and paused_by_tenant are from before regions; unused.)"""
+    held = bool(row.paused_by_operator) or row.enforcement == "SHUTDOWN"
     return Account(
         id=row.id,
         name=row.name,
@@ -29,11 +33,11 @@ def _account(row: Any) -> Account:
         sandbox=bool(row.sandbox),
         max_24h=row.max_24h,
         max_rate=row.max_rate,
-        sending_enabled=bool(row.sending_enabled),
-        rate_tokens=row.rate_tokens,
-        rate_updated_at=row.rate_updated_at,
+        sending_enabled=not held,
+        rate_tokens=max(1.0, row.max_rate),
+        rate_updated_at=0.0,
         enforcement=row.enforcement,
-        paused_by_tenant=bool(row.paused_by_tenant),
+        paused_by_tenant=False,
         paused_by_operator=bool(row.paused_by_operator),
     )
 
@@ -59,7 +63,7 @@ def insert_account(conn: Connection, name: str, now: float) -> Account:
             rate_updated_at=now,
         )
     )
-    return get_account(conn, account_id)
+    return load_account(conn, account_id)
 
 
 def insert_key(conn: Connection, account_id: str, sealed_secret: str, now: float) -> str:
@@ -76,27 +80,67 @@ def insert_key(conn: Connection, account_id: str, sealed_secret: str, now: float
     return key_id
 
 
-# The send path's statements go straight to the DBAPI (see fastsql).
-_COLUMNS = (
-    "id, name, created_at, sandbox, max_24h, max_rate, sending_enabled, rate_tokens, "
-    "rate_updated_at"
+# The send path's statements go straight to the DBAPI (see fastsql). A region's state is
+# read with the account's own columns (name, reputation) in one statement.
+_REGIONAL = (
+    "SELECT a.id, a.name, a.created_at, r.sandbox, r.max_24h, r.max_rate, r.sending_enabled, "
+    "r.rate_tokens, r.rate_updated_at, a.enforcement, r.paused_by_tenant, "
+    "r.paused_by_operator, r.region FROM account_regions r JOIN accounts a "
+    "ON a.id = r.account_id WHERE r.account_id = :account_id"
 )
-_GET = Sql(f"SELECT {_COLUMNS} FROM accounts WHERE id = :account_id")
-_GET_FOR_UPDATE = Sql(f"SELECT {_COLUMNS} FROM accounts WHERE id = :account_id FOR UPDATE")
+_GET = Sql(_REGIONAL + " AND r.region = :region")
+_GET_FOR_UPDATE = Sql(_REGIONAL + " AND r.region = :region FOR UPDATE OF r")
+_REGIONS = Sql(_REGIONAL + " ORDER BY r.region")
 _SAVE_RATE = Sql(
-    "UPDATE accounts SET rate_tokens = :tokens, rate_updated_at = :at WHERE id = :account_id"
+    "UPDATE account_regions SET rate_tokens = :tokens, rate_updated_at = :at "
+    "WHERE account_id = :account_id AND region = :region"
+)
+# A region the account has not used yet starts from the account's defaults: the sandbox
+# and quotas, the operator's pause and reputation; never a tenant's pause of elsewhere.
+_FIRST_USE = Sql(
+    "INSERT INTO account_regions (account_id, region, sandbox, max_24h, max_rate, "
+    "sending_enabled, rate_tokens, rate_updated_at, paused_by_tenant, paused_by_operator) "
+    "SELECT id, :region, sandbox, max_24h, max_rate, "
+    "NOT (paused_by_operator OR enforcement = 'SHUTDOWN'), "
+    "CASE WHEN max_rate > 1 THEN max_rate ELSE 1 END, 0, :false, paused_by_operator "
+    "FROM accounts WHERE id = :account_id ON CONFLICT (account_id, region) DO NOTHING"
 )
 
 
-def get_account(conn: Connection, account_id: str, *, for_update: bool = False) -> Account:
-    locking = for_update and conn.dialect.name == "postgresql"
-    found = (_GET_FOR_UPDATE if locking else _GET).rows(conn, {"account_id": account_id})
-    if not found:
-        raise NotFound(f"Account {account_id} does not exist.")
-    row = found[0]
+def _regional(row: Any) -> Account:
     return Account(
-        row[0], row[1], row[2], bool(row[3]), row[4], row[5], bool(row[6]), row[7], row[8]
-    )
+        row[0], row[1], row[2], bool(row[3]), row[4], row[5], bool(row[6]), row[7], row[8],
+        row[9], bool(row[10]), bool(row[11]), row[12],
+    )  # fmt: skip
+
+
+def get_account(
+    conn: Connection, account_id: str, region: str, *, for_update: bool = False
+) -> Account:
+    """The account as it stands in `region`. With `for_update` (a write transaction) the
+    region's row is made on first use and locked; otherwise a region not used yet reads
+    as the account's defaults, writing nothing."""
+    params = {"account_id": account_id, "region": region}
+    locking = for_update and conn.dialect.name == "postgresql"
+    found = (_GET_FOR_UPDATE if locking else _GET).rows(conn, params)
+    if found:
+        return _regional(found[0])
+    if for_update:
+        ensure_region(conn, account_id, region)
+        return get_account(conn, account_id, region, for_update=True)
+    return dataclasses.replace(load_account(conn, account_id), region=region)
+
+
+def ensure_region(conn: Connection, account_id: str, region: str) -> None:
+    """Make the account's row for `region` from its defaults, unless it exists."""
+    _FIRST_USE.run(conn, {"account_id": account_id, "region": region, "false": False})
+    if not _GET.rows(conn, {"account_id": account_id, "region": region}):
+        raise NotFound(f"Account {account_id} does not exist.")
+
+
+def regions_of(conn: Connection, account_id: str) -> list[Account]:
+    """The account's state in each region it has used, by region."""
+    return [_regional(row) for row in _REGIONS.rows(conn, {"account_id": account_id})]
 
 
 def load_account(conn: Connection, account_id: str) -> Account:
@@ -134,43 +178,85 @@ def lookup_key(conn: Connection, access_key_id: str) -> tuple[str, str] | None:
     return (row.account_id, row.secret_encrypted) if row else None
 
 
+def _regions(account_id: str, region: str | None) -> Any:
+    where = account_regions.c.account_id == account_id
+    return where if region is None else (where & (account_regions.c.region == region))
+
+
 def set_production(
-    conn: Connection, account_id: str, max_24h: float | None, max_rate: float | None
-) -> Account:
+    conn: Connection, account_id: str, region: str | None, max_24h: float | None,
+    max_rate: float | None,
+) -> None:  # fmt: skip
+    """Production access in `region`, or (None) in every region, used or not yet."""
     rate = max_rate if max_rate is not None else PRODUCTION_MAX_RATE
     daily = max_24h if max_24h is not None else PRODUCTION_MAX_24H
     if rate <= 0 or daily <= 0:
         raise InvalidParameterValue("Quotas must be positive.")
+    values: dict[str, Any] = {"sandbox": False, "max_24h": daily, "max_rate": rate}
+    if region is None:
+        conn.execute(update(accounts).where(accounts.c.id == account_id).values(values))
+    else:
+        ensure_region(conn, account_id, region)
     conn.execute(
-        update(accounts)
-        .where(accounts.c.id == account_id)
-        .values(sandbox=False, max_24h=daily, max_rate=rate, rate_tokens=max(1.0, rate))
+        update(account_regions)
+        .where(_regions(account_id, region))
+        .values(**values, rate_tokens=max(1.0, rate))
     )
-    return get_account(conn, account_id)
 
 
-PAUSE_OWNERS = {"tenant": accounts.c.paused_by_tenant, "operator": accounts.c.paused_by_operator}
+PAUSE_OWNERS = ("tenant", "operator")
 
 
-def set_paused(conn: Connection, account_id: str, owner: str, paused: bool) -> None:
-    """Hold or lift `owner`'s pause ("tenant" or "operator"); others' pauses stay."""
-    column = PAUSE_OWNERS[owner]
-    conn.execute(update(accounts).where(accounts.c.id == account_id).values({column: paused}))
+def set_paused(
+    conn: Connection, account_id: str, region: str | None, owner: str, paused: bool
+) -> None:
+    """Hold or lift `owner`'s pause ("tenant" or "operator") in `region`, or (None, the
+    operator only) in every region, used or not yet; others' pauses stay."""
+    if owner not in PAUSE_OWNERS or (region is None and owner != "operator"):
+        raise ValueError(f"no {owner} pause for region {region}")
+    column = f"paused_by_{owner}"
+    if region is None:
+        conn.execute(update(accounts).where(accounts.c.id == account_id).values({column: paused}))
+    else:
+        ensure_region(conn, account_id, region)
+    conn.execute(
+        update(account_regions).where(_regions(account_id, region)).values({column: paused})
+    )
     refresh_sending_enabled(conn, account_id)
 
 
 def refresh_sending_enabled(conn: Connection, account_id: str) -> None:
-    """`sending_enabled` (what admission and GetAccountSendingEnabled read): on while no
-    pause holds, the tenant's, the operator's or reputation's (SHUTDOWN)."""
-    held = or_(
-        accounts.c.paused_by_tenant,
-        accounts.c.paused_by_operator,
-        accounts.c.enforcement == "SHUTDOWN",
+    """`sending_enabled` of each of the account's regions (what admission and
+    GetAccountSendingEnabled read): on while no pause holds there, the tenant's, the
+    operator's or reputation's (the account's SHUTDOWN)."""
+    shutdown = (
+        select(accounts.c.enforcement == "SHUTDOWN")
+        .where(accounts.c.id == account_id)
+        .scalar_subquery()
     )
+    held = or_(account_regions.c.paused_by_tenant, account_regions.c.paused_by_operator, shutdown)
     conn.execute(
-        update(accounts).where(accounts.c.id == account_id).values(sending_enabled=not_(held))
+        update(account_regions)
+        .where(account_regions.c.account_id == account_id)
+        .values(sending_enabled=not_(held))
     )
 
 
-def save_rate_state(conn: Connection, account_id: str, tokens: float, now: float) -> None:
-    _SAVE_RATE.run(conn, {"account_id": account_id, "tokens": tokens, "at": now})
+def save_rate_state(
+    conn: Connection, account_id: str, region: str, tokens: float, now: float
+) -> None:
+    params = {"account_id": account_id, "region": region, "tokens": tokens, "at": now}
+    _SAVE_RATE.run(conn, params)
+
+
+def put_details(conn: Connection, account_id: str, region: str, details: str) -> None:
+    """The account's details in `region` (PutAccountDetails), a JSON document."""
+    ensure_region(conn, account_id, region)
+    conn.execute(
+        update(account_regions).where(_regions(account_id, region)).values(details=details)
+    )
+
+
+def details_of(conn: Connection, account_id: str, region: str) -> str | None:
+    query = select(account_regions.c.details).where(_regions(account_id, region))
+    return conn.execute(query).scalar_one_or_none()

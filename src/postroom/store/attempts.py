@@ -56,7 +56,7 @@ class AttemptWrites:
     finished: list[dict[str, Any]] = field(default_factory=list)
     rescheduled: list[dict[str, Any]] = field(default_factory=list)
     kept: list[dict[str, Any]] = field(default_factory=list)
-    stats: dict[tuple[str, int], Counter[str]] = field(default_factory=dict)
+    stats: dict[tuple[str, str, int], Counter[str]] = field(default_factory=dict)
 
     def add_events(self, message_id: str, account_id: str, new: list[Event]) -> None:
         """Append events; the message's status becomes the latest event's type."""
@@ -91,9 +91,9 @@ class AttemptWrites:
             }
         )
 
-    def count(self, account_id: str, when: float, counts: dict[str, int]) -> None:
-        """Add to the account's statistics bucket (see `usage.count_stats`)."""
-        key = (account_id, stats_bucket(when))
+    def count(self, account_id: str, region: str, when: float, counts: dict[str, int]) -> None:
+        """Add to the account's statistics bucket in the region (see `usage.count_stats`)."""
+        key = (account_id, region, stats_bucket(when))
         self.stats.setdefault(key, Counter()).update(counts)
 
     def apply(self, conn: Connection) -> None:
@@ -109,5 +109,5 @@ class AttemptWrites:
             _SET_STATUS.run_many(
                 conn, [{"message_id": m, "status": s} for m, s in self.statuses.items()]
             )
-        for (account_id, bucket), counts in self.stats.items():
-            usage.count_stats(conn, account_id, float(bucket), **counts)
+        for (account_id, region, bucket), counts in self.stats.items():
+            usage.count_stats(conn, account_id, region, float(bucket), **counts)

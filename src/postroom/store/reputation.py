@@ -50,11 +50,11 @@ def set_enforcement(conn: Connection, account_id: str, status: str) -> None:
 
 
 def resume(conn: Connection, account_id: str, now: float) -> None:
-    """Lift the operator's and reputation's pauses: healthy, rates counted afresh from now.
-    A pause the tenant made itself stays (UpdateAccountSendingEnabled lifts it)."""
+    """Lift reputation's pause or review: healthy, rates counted afresh from now. (The
+    operator's pause is lifted by `accounts.set_paused`; a tenant's stays.)"""
     conn.execute(
         update(accounts)
         .where(accounts.c.id == account_id)
-        .values(enforcement=HEALTHY, paused_by_operator=False, reputation_since=now)
+        .values(enforcement=HEALTHY, reputation_since=now)
     )
     refresh_sending_enabled(conn, account_id)

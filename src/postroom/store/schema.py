@@ -27,6 +27,8 @@ from sqlalchemy import (
 
 metadata = MetaData()
 
+# An account's own columns, and (sandbox, quotas, operator's pause) the state a region
+# starts from when the account first uses it; each region's state is in account_regions.
 accounts = Table(
     "accounts",
     metadata,
@@ -53,6 +55,43 @@ accounts = Table(
     Column("paused_by_tenant", Boolean, nullable=False, server_default=false()),
     Column("paused_by_operator", Boolean, nullable=False, server_default=false()),
 )
+
+# Issue 9: as on SES, quotas, the sandbox, production access, the sending switch and the
+# account's details are per account *and region*. A row is made (from the account's
+# defaults above) when the account first sends or changes something in a region.
+account_regions = Table(
+    "account_regions",
+    metadata,
+    Column("account_id", String(12), ForeignKey("accounts.id"), primary_key=True),
+    Column("region", String(32), primary_key=True),
+    Column("sandbox", Boolean, nullable=False),
+    Column("max_24h", Float, nullable=False),
+    Column("max_rate", Float, nullable=False),
+    Column("sending_enabled", Boolean, nullable=False),  # derived: no pause holds
+    Column("rate_tokens", Float, nullable=False),
+    Column("rate_updated_at", Float, nullable=False),
+    Column("paused_by_tenant", Boolean, nullable=False, server_default=false()),
+    Column("paused_by_operator", Boolean, nullable=False, server_default=false()),
+    # PutAccountDetails (JSON: MailType, WebsiteURL, ...), as last given; NULL: never.
+    Column("details", Text),
+)
+
+# Production-access requests (PutAccountDetails ProductionAccessEnabled=true), reviewed by
+# the operator: PENDING, then GRANTED or DENIED (with the reason).
+access_requests = Table(
+    "access_requests",
+    metadata,
+    Column("case_id", String(16), primary_key=True),
+    Column("account_id", String(12), ForeignKey("accounts.id"), nullable=False),
+    Column("region", String(32), nullable=False),
+    Column("status", String(16), nullable=False),  # PENDING | GRANTED | DENIED
+    Column("details", Text, nullable=False),  # JSON, as filed
+    Column("filed_at", Float, nullable=False),
+    Column("decided_at", Float),
+    Column("reason", Text),
+)
+Index("ix_access_requests_account", access_requests.c.account_id, access_requests.c.region)
+Index("ix_access_requests_status", access_requests.c.status)
 
 access_keys = Table(
     "access_keys",
@@ -146,20 +185,23 @@ mailbox = Table(
     Column("dkim_signature", LargeBinary, nullable=True),
 )
 
-# Recipients charged against the 24-hour quota, per account and minute.
+# Recipients charged against the 24-hour quota, per account, region and minute.
 usage = Table(
     "usage",
     metadata,
     Column("account_id", String(12), primary_key=True),
+    Column("region", String(32), primary_key=True),
     Column("minute", Integer, primary_key=True),
     Column("recipients", Integer, nullable=False),
 )
 
-# GetSendStatistics: one row per account and 15-minute bucket.
+# GetSendStatistics: one row per account, region and 15-minute bucket (reputation sums
+# an account's regions).
 send_stats = Table(
     "send_stats",
     metadata,
     Column("account_id", String(12), primary_key=True),
+    Column("region", String(32), primary_key=True),
     Column("bucket", Integer, primary_key=True),
     Column("delivery_attempts", Integer, nullable=False, default=0),
     Column("bounces", Integer, nullable=False, default=0),

@@ -7,14 +7,6 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from postroom.domain.accounts import (
-    PRODUCTION_MAX_24H,
-    PRODUCTION_MAX_RATE,
-    SANDBOX_MAX_24H,
-    SANDBOX_MAX_RATE,
-    Account,
-    check_account_name,
-)
 from postroom.domain.dkim import DkimKey
 from postroom.domain.events import SEND, Event, MailRecord
 from postroom.domain.identities import PENDING, SUCCESS, DkimDomain, Identity, MailFrom
@@ -24,75 +16,9 @@ from postroom.domain.quotas import DAY_SECONDS, minute_of
 from postroom.domain.rate_limits import Limit, refill
 from postroom.domain.reputation import HEALTHY, WINDOW_SECONDS, Counts
 from postroom.domain.requests import SendDataPoint
-from postroom.errors import InvalidParameterValue, NotFound
+from postroom.errors import NotFound
+from postroom.testing.fake_accounts import FakeAccounts
 from postroom.testing.fake_state import Memory
-
-
-class FakeAccounts:
-    def insert_account(self, conn: Memory, name: str, now: float) -> Account:
-        check_account_name(name)
-        if any(a.name == name for a in conn.accounts.values()):
-            raise InvalidParameterValue(f"Account {name} already exists.", code="AlreadyExists")
-        account_id = f"{len(conn.accounts) + 1:012d}"
-        conn.accounts[account_id] = Account(
-            account_id, name, now, True, SANDBOX_MAX_24H, SANDBOX_MAX_RATE, True,
-            SANDBOX_MAX_RATE, now,
-        )  # fmt: skip
-        conn.reputation_since[account_id] = 0.0
-        return conn.accounts[account_id]
-
-    def insert_key(self, conn: Memory, account_id: str, sealed_secret: str, now: float) -> str:
-        key_id = f"AKIAFAKE{len(conn.keys) + 1:012d}"
-        conn.keys[key_id] = (account_id, sealed_secret)
-        return key_id
-
-    def get_account(self, conn: Memory, account_id: str, *, for_update: bool = False) -> Account:
-        return self.load_account(conn, account_id)
-
-    def load_account(self, conn: Memory, account_id: str) -> Account:
-        if account_id not in conn.accounts:
-            raise NotFound(f"Account {account_id} does not exist.")
-        return conn.accounts[account_id]
-
-    def find_account(self, conn: Memory, name: str) -> Account:
-        for account in conn.accounts.values():
-            if account.name == name:
-                return account
-        raise NotFound(f"Account {name} does not exist.")
-
-    def list_accounts(self, conn: Memory) -> list[Account]:
-        return sorted(conn.accounts.values(), key=lambda a: (a.created_at, a.name))
-
-    def lookup_key(self, conn: Memory, access_key_id: str) -> tuple[str, str] | None:
-        return conn.keys.get(access_key_id)
-
-    def set_production(
-        self, conn: Memory, account_id: str, max_24h: float | None, max_rate: float | None
-    ) -> Account:
-        rate = max_rate if max_rate is not None else PRODUCTION_MAX_RATE
-        daily = max_24h if max_24h is not None else PRODUCTION_MAX_24H
-        if rate <= 0 or daily <= 0:
-            raise InvalidParameterValue("Quotas must be positive.")
-        account = self.load_account(conn, account_id)
-        return self._save(conn, account, sandbox=False, max_24h=daily, max_rate=rate,
-                          rate_tokens=max(1.0, rate))  # fmt: skip
-
-    def set_paused(self, conn: Memory, account_id: str, owner: str, paused: bool) -> None:
-        account = self.load_account(conn, account_id)
-        self._save(conn, account, **{f"paused_by_{owner}": paused})
-
-    def save_rate_state(self, conn: Memory, account_id: str, tokens: float, now: float) -> None:
-        account = self.load_account(conn, account_id)
-        self._save(conn, account, rate_tokens=tokens, rate_updated_at=now)
-
-    @staticmethod
-    def _save(conn: Memory, account: Account, **changes: Any) -> Account:
-        """Apply `changes`; `sending_enabled` is on while no pause holds (as in the store)."""
-        changed = dataclasses.replace(account, **changes)
-        enabled = not (changed.paused_by_tenant or changed.paused_by_operator
-                       or changed.enforcement == "SHUTDOWN")  # fmt: skip
-        conn.accounts[account.id] = dataclasses.replace(changed, sending_enabled=enabled)
-        return conn.accounts[account.id]
 
 
 class FakeIdentities:
@@ -258,20 +184,25 @@ class FakeDkim:
 
 
 class FakeUsage:
-    def sent_last_24h(self, conn: Memory, account_id: str, now: float) -> int:
-        since = minute_of(now - DAY_SECONDS)
-        return sum(n for (a, minute), n in conn.usage.items() if a == account_id and minute > since)
+    def sent_last_24h(self, conn: Memory, account_id: str, region: str, now: float) -> int:
+        since, where = minute_of(now - DAY_SECONDS), (account_id, region)
+        return sum(n for (*w, minute), n in conn.usage.items() if tuple(w) == where
+                   and minute > since)  # fmt: skip
 
-    def charge_minutes(self, conn: Memory, account_id: str, recipients: Mapping[int, int]) -> None:
+    def charge_minutes(
+        self, conn: Memory, account_id: str, region: str, recipients: Mapping[int, int]
+    ) -> None:
         for minute, n in recipients.items():
-            conn.usage[(account_id, minute)] += n
+            conn.usage[(account_id, region, minute)] += n
 
-    def send_statistics(self, conn: Memory, account_id: str, now: float) -> list[SendDataPoint]:
+    def send_statistics(
+        self, conn: Memory, account_id: str, region: str, now: float
+    ) -> list[SendDataPoint]:
         return [
             SendDataPoint(float(bucket), c["delivery_attempts"], c["bounces"], c["complaints"],
                           c["rejects"])
-            for (a, bucket), c in sorted(conn.stats.items())
-            if a == account_id and bucket >= now - 14 * DAY_SECONDS
+            for (a, r, bucket), c in sorted(conn.stats.items())
+            if (a, r) == (account_id, region) and bucket >= now - 14 * DAY_SECONDS
         ]  # fmt: skip
 
 
@@ -375,7 +306,7 @@ class FakeSuppression:
 class FakeReputation:
     def counts(self, conn: Memory, account_id: str, since: float, now: float) -> Counts:
         total: Counter[str] = Counter()
-        for (a, bucket), counts in conn.stats.items():
+        for (a, _region, bucket), counts in conn.stats.items():
             if a == account_id and bucket >= now - WINDOW_SECONDS - 900 and bucket >= since:
                 total.update(counts)
         return Counts(total["rep_sends"], total["rep_hard_bounces"], total["rep_complaints"])
@@ -388,11 +319,10 @@ class FakeReputation:
                 for a in conn.accounts.values()]  # fmt: skip
 
     def set_enforcement(self, conn: Memory, account_id: str, status: str) -> None:
-        FakeAccounts._save(conn, conn.accounts[account_id], enforcement=status)
+        FakeAccounts.change(conn, account_id, None, enforcement=status)
 
     def resume(self, conn: Memory, account_id: str, now: float) -> None:
-        account = conn.accounts[account_id]
-        FakeAccounts._save(conn, account, enforcement=HEALTHY, paused_by_operator=False)
+        FakeAccounts.change(conn, account_id, None, enforcement=HEALTHY)
         conn.reputation_since[account_id] = now
 
 

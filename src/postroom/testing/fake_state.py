@@ -14,6 +14,7 @@ from postroom.domain.events import Event
 from postroom.domain.identities import DkimDomain, Identity, MailFrom
 from postroom.domain.messages import Job, NewMessage
 from postroom.domain.ports import Tx
+from postroom.domain.production_access import AccessRequest
 from postroom.domain.templates import EmailTemplate
 
 T = TypeVar("T")
@@ -25,15 +26,18 @@ Where = tuple[str, str, str]  # (account id, region, identity or domain)
 class Memory:
     """Everything the fake repositories hold: the transaction handle of the fakes."""
 
-    accounts: dict[str, Account] = field(default_factory=dict)
+    accounts: dict[str, Account] = field(default_factory=dict)  # defaults for new regions
+    regions: dict[tuple[str, str], Account] = field(default_factory=dict)  # (account, region)
+    details: dict[tuple[str, str], str] = field(default_factory=dict)  # (account, region)
+    access_requests: dict[str, AccessRequest] = field(default_factory=dict)  # by case id
     reputation_since: dict[str, float] = field(default_factory=dict)
     keys: dict[str, tuple[str, str]] = field(default_factory=dict)  # key -> (account, sealed)
     identities: dict[Where, Identity] = field(default_factory=dict)
     mail_from: dict[Where, MailFrom] = field(default_factory=dict)
     dkim_domains: dict[Where, DkimDomain] = field(default_factory=dict)
     dkim_keys: dict[Where, list[tuple[DkimKey, float | None]]] = field(default_factory=dict)
-    usage: Counter[tuple[str, int]] = field(default_factory=Counter)  # (account, minute)
-    stats: dict[tuple[str, int], Counter[str]] = field(default_factory=dict)
+    usage: Counter[tuple[str, str, int]] = field(default_factory=Counter)  # account, region, min
+    stats: dict[tuple[str, str, int], Counter[str]] = field(default_factory=dict)
     messages: dict[str, NewMessage] = field(default_factory=dict)
     statuses: dict[str, str] = field(default_factory=dict)
     templates: dict[Where, tuple[EmailTemplate, float]] = field(default_factory=dict)

@@ -23,8 +23,8 @@ from postroom.domain.events import Event
 from postroom.domain.messages import Job
 from postroom.domain.ports import DnsLookupError
 from postroom.domain.quotas import stats_bucket
+from postroom.testing.fake_accounts import FakeAccessRequests, FakeAccounts
 from postroom.testing.fake_repositories import (
-    FakeAccounts,
     FakeDkim,
     FakeIdentities,
     FakeMailFrom,
@@ -68,8 +68,8 @@ class FakeAttemptLog:
         }
         self.changes.append(("mailbox", row))  # fmt: skip
 
-    def count(self, account_id: str, when: float, counts: dict[str, int]) -> None:
-        self.changes.append(("count", (account_id, stats_bucket(when)), counts))
+    def count(self, account_id: str, region: str, when: float, counts: dict[str, int]) -> None:
+        self.changes.append(("count", (account_id, region, stats_bucket(when)), counts))
 
     def apply(self, conn: Memory) -> None:
         for change in self.changes:
@@ -151,6 +151,7 @@ def fake_repositories() -> Repositories:
         reputation=FakeReputation(),
         rate_limits=FakeRateLimits(),
         tags=FakeTags(),
+        access_requests=FakeAccessRequests(),
     )
 
 

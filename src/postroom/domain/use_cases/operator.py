@@ -50,45 +50,44 @@ async def _issue_key(core: Core, name: str, *, create: bool) -> IssuedKey:
 
 
 async def list_accounts(core: Core, caller: Caller) -> list[Account]:
+    """Every account as it stands in the caller's region (the operator's --region)."""
     _operator(caller, "list_accounts")
-    return await core.uow.read(core.repos.accounts.list_accounts)
-
-
-async def approve(
-    core: Core, caller: Caller, name: str, max_24h: float | None, max_rate: float | None
-) -> Account:
-    """Production access: out of the sandbox, with production quotas (or the ones given)."""
-    _operator(caller, "approve")
     accounts = core.repos.accounts
 
-    def job(conn: Tx) -> Account:
-        account = accounts.find_account(conn, name)
-        return accounts.set_production(conn, account.id, max_24h, max_rate)
+    def read(conn: Tx) -> list[Account]:
+        found = accounts.list_accounts(conn)
+        return [accounts.get_account(conn, a.id, caller.region) for a in found]
 
-    return await core.uow.write(job)
+    return await core.uow.read(read)
 
 
-async def pause(core: Core, caller: Caller, name: str) -> None:
-    """The operator's pause: only `resume` lifts it, not the tenant."""
+async def pause(core: Core, caller: Caller, name: str, region: str | None = None) -> None:
+    """The operator's pause in `region` (None: every region, used or not yet): only
+    `resume` lifts it, not the tenant."""
     _operator(caller, "pause")
     accounts = core.repos.accounts
 
     def job(conn: Tx) -> None:
-        accounts.set_paused(conn, accounts.find_account(conn, name).id, "operator", True)
+        accounts.set_paused(conn, accounts.find_account(conn, name).id, region, "operator", True)
 
     await core.uow.write(job)
 
 
-async def resume(core: Core, caller: Caller, name: str) -> Account:
-    """Lift the operator's pause and a reputation review or pause: rates counted afresh
-    from now. A pause the tenant made itself stays."""
+async def resume(
+    core: Core, caller: Caller, name: str, region: str | None = None
+) -> list[Account]:
+    """Lift the operator's pause in `region` (None: every region) and the account's
+    reputation review or pause (reputation is the account's, in every region): rates
+    counted afresh from now. A pause the tenant made itself stays. Returns the account's
+    state in the regions it has used."""
     _operator(caller, "resume")
     now, repos = core.now(), core.repos
 
-    def job(conn: Tx) -> Account:
+    def job(conn: Tx) -> list[Account]:
         account = repos.accounts.find_account(conn, name)
         repos.reputation.resume(conn, account.id, now)
-        return repos.accounts.load_account(conn, account.id)
+        repos.accounts.set_paused(conn, account.id, region, "operator", False)
+        return repos.accounts.regions_of(conn, account.id)
 
     return await core.uow.write(job)
 
@@ -188,7 +187,7 @@ async def message_timeline(core: Core, caller: Caller, message_id: str) -> dict[
         if loaded is None:
             return None
         record = loaded[0]
-        account = repos.accounts.get_account(conn, record.account_id)
+        account = repos.accounts.load_account(conn, record.account_id)
         found = repos.messages.events_of(conn, message_id)
         return {
             "message_id": message_id,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import typer
 
 from postroom.domain.use_cases import domains
@@ -11,6 +9,7 @@ from postroom.interfaces.cli.main import (
     AccountName,
     DatabaseUrl,
     DataDir,
+    RegionOpt,
     app,
     fail,
     run_core,
@@ -19,7 +18,6 @@ from postroom.interfaces.cli.main import (
 
 identities_app = typer.Typer(help="Identities and their DNS records.", no_args_is_help=True)
 app.add_typer(identities_app, name="identities")
-RegionOpt = Annotated[str | None, typer.Option("--region", help="Region (default: serve's).")]
 
 
 @identities_app.command("dns-records")

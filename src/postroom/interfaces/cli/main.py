@@ -50,6 +50,10 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 T = TypeVar("T")
 AccountOpt = Annotated[str | None, typer.Option("--account", help="Account name.")]
 AccountName = Annotated[str, typer.Option("--account", help="Account name.")]  # required
+RegionOpt = Annotated[
+    str | None,
+    typer.Option("--region", help="Region (default: POSTROOM_REGION, else us-east-1)."),
+]
 
 
 def settings_from(data_dir: Path | None, database_url: str | None, **extra: Any) -> Settings:
@@ -85,21 +89,6 @@ def run_core(
             services.close()
 
 
-@accounts_app.command("create")
-def accounts_create(
-    name: str, data_dir: DataDir = None, database_url: DatabaseUrl = None, as_json: JsonFlag = False
-) -> None:
-    """Create an account (in the sandbox) and its first access key."""
-    settings = settings_from(data_dir, database_url)
-    issued = run_core(settings, lambda core, caller: ops.create_account(core, caller, name))
-    if as_json:
-        print_json(issued.as_json())
-    else:
-        console.print(f"account {name} ({issued.account.id})")
-        console.print(f"access key id:     {issued.access_key_id}")
-        console.print(f"secret access key: {issued.secret_access_key}")
-
-
 @keys_app.command("create")
 def keys_create(
     name: str, data_dir: DataDir = None, database_url: DatabaseUrl = None, as_json: JsonFlag = False
@@ -112,88 +101,6 @@ def keys_create(
     else:
         console.print(f"access key id:     {issued.access_key_id}")
         console.print(f"secret access key: {issued.secret_access_key}")
-
-
-@accounts_app.command("list")
-def accounts_list(
-    data_dir: DataDir = None, database_url: DatabaseUrl = None, as_json: JsonFlag = False
-) -> None:
-    """List accounts with their sandbox state and quotas."""
-    found = run_core(settings_from(data_dir, database_url), ops.list_accounts)
-    rows: list[dict[str, Any]] = [
-        {
-            "account": a.name,
-            "account_id": a.id,
-            "sandbox": a.sandbox,
-            "max_24h": a.max_24h,
-            "max_rate": a.max_rate,
-            "sending_enabled": a.sending_enabled,
-            "paused_by": a.pauses,
-            "enforcement": a.enforcement,
-        }
-        for a in found
-    ]
-    if as_json:
-        print_json(rows)
-        return
-    table = Table("account", "id", "sandbox", "max 24h", "max rate", "sending", "reputation")
-    for r in rows:
-        table.add_row(
-            r["account"],
-            r["account_id"],
-            str(r["sandbox"]),
-            f"{r['max_24h']:g}",
-            f"{r['max_rate']:g}",
-            "enabled" if r["sending_enabled"] else "paused: " + ", ".join(r["paused_by"]),
-            r["enforcement"],
-        )
-    console.print(table)
-
-
-@accounts_app.command("pause")
-def accounts_pause(name: str, data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
-    """Pause sending for account NAME; only `accounts resume` lifts it (not the tenant)."""
-    run_core(settings_from(data_dir, database_url), lambda core, who: ops.pause(core, who, name))
-    console.print(f"{name}: sending paused by the operator (postroom accounts resume {name})")
-
-
-@accounts_app.command("resume")
-def accounts_resume(name: str, data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
-    """Lift the operator's pause and a reputation review or pause: rates counted afresh
-    from now. A pause the tenant made itself (UpdateAccountSendingEnabled) stays."""
-    settings = settings_from(data_dir, database_url)
-    account = run_core(settings, lambda core, who: ops.resume(core, who, name))
-    if account.paused_by_tenant:
-        console.print(
-            f"{name}: reputation counted from now; sending stays paused by the tenant itself "
-            "(UpdateAccountSendingEnabled Enabled=true lifts it)"
-        )
-    else:
-        console.print(f"{name}: sending resumed, reputation counted from now")
-
-
-@accounts_app.command("approve")
-def accounts_approve(
-    name: str,
-    max_24h: Annotated[float | None, typer.Option("--max-24h")] = None,
-    max_rate: Annotated[float | None, typer.Option("--max-rate")] = None,
-    data_dir: DataDir = None,
-    database_url: DatabaseUrl = None,
-    as_json: JsonFlag = False,
-) -> None:
-    """Grant production access: lift the sandbox, quota 50,000/24 h and 14/s by default."""
-    settings = settings_from(data_dir, database_url)
-    account = run_core(settings, lambda core, who: ops.approve(core, who, name, max_24h, max_rate))
-    result = {
-        "account": account.name,
-        "sandbox": account.sandbox,
-        "max_24h": account.max_24h,
-        "max_rate": account.max_rate,
-    }
-    if as_json:
-        print_json(result)
-    else:
-        console.print(f"{name}: production access, {account.max_24h:g}/24h, {account.max_rate:g}/s")
 
 
 def _summary(
@@ -304,6 +211,7 @@ def messages_show(
         console.print(f"  {when}  {event['eventType']:<14} {json.dumps(detail)[:160]}")
 
 
+from postroom.interfaces.cli import accounts as _accounts  # noqa: E402,F401  registers it
 from postroom.interfaces.cli import identities as _identities  # noqa: E402,F401  registers it
 from postroom.interfaces.cli import serve as _serve  # noqa: E402,F401  registers `serve`
 from postroom.interfaces.cli import suppression as _suppression  # noqa: E402,F401

@@ -1,6 +1,7 @@
-"""SES v2 account operations (rest-json): GetAccount, the sending switch, the account-level
-suppression list and its reasons. Translation only: the rules are the core's
-(`domain/use_cases/account.py`, `suppression.py`), shared with v1 and the CLI."""
+"""SES v2 account operations (rest-json): GetAccount, PutAccountDetails (production access),
+the sending switch, the account-level suppression list and its reasons. Translation only:
+the rules are the core's (`domain/use_cases/account.py`, `production_access.py`,
+`suppression.py`), shared with v1 and the CLI."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from postroom.domain.use_cases import account, suppression
+from postroom.domain.production_access import AccessRequest, AccountDetails
+from postroom.domain.use_cases import account, production_access, suppression
 from postroom.errors import InvalidParameterValue
 from postroom.interfaces.http.ses_v1 import Context, Output, send_quota_output
 from postroom.interfaces.http.ses_v2 import operation
@@ -25,11 +27,12 @@ def _seconds(at: datetime | None) -> float | None:
 # -- the account -------------------------------------------------------------------------
 @operation("GetAccount")
 async def get_account(ctx: Context, params: Mapping[str, Any]) -> Output:
-    """ses-spec.md 5: the quota as v1's GetSendQuota reports it, the sending switch, the
-    sandbox (ProductionAccessEnabled false), the reputation enforcement status and the
-    suppression list's reasons. `Details` (a production-access request) is left out."""
+    """ses-spec.md 5, in the caller's region: the quota as v1's GetSendQuota reports it,
+    the sending switch, the sandbox (ProductionAccessEnabled), the reputation enforcement
+    status, the suppression list's reasons and, once PutAccountDetails was called, the
+    details with the last production-access request's review."""
     status = await account.account_status(ctx.core, ctx.caller)
-    return {
+    output: dict[str, Any] = {
         "SendQuota": send_quota_output(status.quota),
         "SendingEnabled": status.sending_enabled,
         "ProductionAccessEnabled": status.production_access,
@@ -37,6 +40,39 @@ async def get_account(ctx: Context, params: Mapping[str, Any]) -> Output:
         "SuppressionAttributes": {"SuppressedReasons": status.suppressed_reasons},
         "DedicatedIpAutoWarmupEnabled": False,
     }
+    if status.details is not None:
+        output["Details"] = _details_output(status.details, status.review)
+    return output
+
+
+def _details_output(details: AccountDetails, review: AccessRequest | None) -> dict[str, Any]:
+    shown: dict[str, Any] = {"MailType": details.mail_type, "WebsiteURL": details.website_url}
+    if details.contact_language:
+        shown["ContactLanguage"] = details.contact_language
+    if details.use_case is not None:
+        shown["UseCaseDescription"] = details.use_case
+    if details.additional_contacts:
+        shown["AdditionalContactEmailAddresses"] = details.additional_contacts
+    if review is not None:
+        shown["ReviewDetails"] = {"Status": review.status, "CaseId": review.case_id}
+    return shown
+
+
+@operation("PutAccountDetails")
+async def put_account_details(ctx: Context, params: Mapping[str, Any]) -> Output:
+    """The account's details in the caller's region; ProductionAccessEnabled true files a
+    production-access request for the operator's review (ConflictException while one is
+    pending, TooManyRequestsException for a second within a day)."""
+    details = AccountDetails(
+        mail_type=params["MailType"],
+        website_url=params["WebsiteURL"],
+        use_case=params.get("UseCaseDescription"),
+        contact_language=params.get("ContactLanguage"),
+        additional_contacts=list(params.get("AdditionalContactEmailAddresses", [])),
+    )
+    wanted = bool(params.get("ProductionAccessEnabled", False))
+    await production_access.put_account_details(ctx.core, ctx.caller, details, wanted)
+    return {}
 
 
 @operation("PutAccountSendingAttributes")
