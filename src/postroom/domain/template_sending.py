@@ -8,6 +8,11 @@ Rendering Failure event): the message is admitted like any other (verified sende
 sandbox, and the quota, which SES charges when it accepts the call, before rendering), but
 it carries a Rendering Failure event instead of being queued for delivery, so it is never
 delivered and never counts as a delivery attempt.
+
+v2 `Template.Headers` and `Template.Attachments` go through v1 SendEmail's builder exactly as
+Simple content's do (`wire/mime.check_extra_headers`, `wire/attachments`), copied into every
+message as given: SES documents no rendering of template variables in them, and per-entry
+values are what `BulkEmailEntry.ReplacementHeaders` is for (`merged_headers`).
 """
 
 from __future__ import annotations
@@ -25,7 +30,8 @@ from postroom.domain.templates import EmailTemplate, RenderedTemplate, render_te
 from postroom.errors import ClientError, RenderingFailure, TemplateError
 from postroom.wire import ids
 from postroom.wire.addresses import parse_address
-from postroom.wire.mime import Content, build_simple_message
+from postroom.wire.attachments import Attachment
+from postroom.wire.mime import MAX_MESSAGE_SIZE, Content, build_simple_message
 
 MAX_BULK_DESTINATIONS = 50
 
@@ -63,6 +69,10 @@ class SendTemplated:
     configuration_set: str | None = None
     arns: Arns = Arns()
     operation: str = "SendTemplatedEmail"
+    # v2 Template content: custom headers, attachments and the v2 size limit
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    attachments: list[Attachment] = field(default_factory=list)
+    max_size: int = MAX_MESSAGE_SIZE
 
 
 @dataclass(frozen=True)
@@ -70,6 +80,7 @@ class BulkDestination:
     destination: Recipients
     data: str | None = None  # ReplacementTemplateData
     tags: list[Tag] = field(default_factory=list)  # ReplacementTags
+    headers: list[tuple[str, str]] = field(default_factory=list)  # v2 ReplacementHeaders
 
 
 @dataclass(frozen=True)
@@ -84,6 +95,34 @@ class SendBulkTemplated:
     configuration_set: str | None = None
     arns: Arns = Arns()
     operation: str = "SendBulkTemplatedEmail"
+    # v2 DefaultContent.Template: headers (per entry, merged with ReplacementHeaders),
+    # attachments (the same for every entry) and the v2 size limit
+    default_headers: list[tuple[str, str]] = field(default_factory=list)
+    attachments: list[Attachment] = field(default_factory=list)
+    max_size: int = MAX_MESSAGE_SIZE
+
+
+def merged_headers(
+    defaults: list[tuple[str, str]], replacements: list[tuple[str, str]]
+) -> list[tuple[str, str]]:
+    """A bulk entry's headers (SES API v2 BulkEmailEntry.ReplacementHeaders): a template
+    header not named in the entry is kept; one that is takes the entry's value; an entry
+    header the template lacks is added.
+
+    Where SES is silent: names match case-insensitively (RFC 5322 section 1.2.2), the
+    replaced header keeps the template's place, and an entry that repeats a name replaces
+    all of the template's headers of that name with all of its own."""
+    given: dict[str, list[tuple[str, str]]] = {}
+    for name, value in replacements:
+        given.setdefault(name.lower(), []).append((name, value))
+    replaced = set(given)
+    merged: list[tuple[str, str]] = []
+    for name, value in defaults:
+        if name.lower() not in replaced:
+            merged.append((name, value))
+        else:
+            merged += given.pop(name.lower(), [])  # once, where the template had it first
+    return merged + [header for added in given.values() for header in added]
 
 
 def template_name(caller: Caller, ref: TemplateRef) -> str:
@@ -139,6 +178,9 @@ def _send_email(request: SendTemplated, rendered: RenderedTemplate) -> SendEmail
         tags=request.tags,
         configuration_set=request.configuration_set,
         arns=request.arns,
+        headers=request.headers,
+        attachments=request.attachments,
+        max_size=request.max_size,
     )
 
 

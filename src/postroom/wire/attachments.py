@@ -1,4 +1,4 @@
-"""SES v2 Simple content's `Attachments`: MIME parts for them (pure, no I/O).
+"""SES v2 Simple and Template content's `Attachments`: MIME parts for them (pure, no I/O).
 
 `with_attachments(body_headers, body, attachments)` wraps the message body built by
 `mime.build_simple_message` in a multipart/mixed with one part per attachment (RFC 2046
@@ -94,6 +94,13 @@ def attachment_part(attachment: Attachment) -> tuple[list[tuple[str, str]], byte
     if attachment.description:
         headers.append(("Content-Description", _description(attachment.description)))
     return headers, _encoded(attachment.data, cte)
+
+
+def check_attachments(attachments: Sequence[Attachment]) -> None:
+    """Refuse what `attachment_part` would refuse, before any message is built (SendBulkEmail
+    checks the attachments its entries share once, so that a bad one fails the call)."""
+    for attachment in attachments:
+        attachment_part(attachment)
 
 
 def _checked_file_name(name: str) -> str:

@@ -10,7 +10,7 @@ Choices where SES's exact behaviour is unknown (documented in the tests too):
   (RFC 5322 section 2.2.3 unfolding), never rejected: the value stays harmless.
 * Unknown or unsafe Charset -> `InvalidParameterValue` `Unsupported charset: <name>`;
   text that the charset cannot represent -> `Content cannot be encoded in charset <name>.`
-* v2 Simple headers that SES sets itself are refused (SES DG header-fields.md).
+* v2 Simple and Template headers that SES sets itself are refused (SES DG header-fields.md).
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ def build_simple_message(
         ("Date", format_date(date)),
         ("MIME-Version", "1.0"),
     ]
-    headers += _checked_extra_headers(extra_headers)
+    headers += check_extra_headers(extra_headers)
     body_headers, body = _body(text, html)
     if attachments:
         body_headers, body = with_attachments(body_headers, body, attachments)
@@ -178,8 +178,9 @@ def _encode(text: str, charset: str) -> bytes:
         raise InvalidParameterValue(f"Content cannot be encoded in charset {charset}.") from None
 
 
-def _checked_extra_headers(headers: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
-    """v2 Simple `Headers` (botocore sesv2 MessageHeader rules; name+value <= 996)."""
+def check_extra_headers(headers: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    """v2 Simple and Template `Headers`, bulk `ReplacementHeaders` (botocore sesv2
+    MessageHeader rules; name+value <= 996); returns them as a list."""
     for name, value in headers:
         if not _HEADER_NAME.fullmatch(name) or not _HEADER_VALUE.fullmatch(value):
             raise InvalidParameterValue(f"Invalid header: {name[:126]!r}.")

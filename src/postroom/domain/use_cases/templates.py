@@ -31,6 +31,8 @@ from postroom.domain.templates import (
 from postroom.domain.use_cases import tags as resource_tags
 from postroom.domain.use_cases.sending import submit_messages
 from postroom.errors import ClientError, InvalidParameterValue, InvalidTemplateData
+from postroom.wire.attachments import check_attachments
+from postroom.wire.mime import check_extra_headers
 
 MAX_TEMPLATES = 10_000
 DEFAULT_PAGE = 10
@@ -187,12 +189,20 @@ async def send_bulk_templated_email(
     core: Core, caller: Caller, request: ts.SendBulkTemplated
 ) -> list[str | ClientError]:
     """Each destination's MessageId or the error that refused it; the whole call fails
-    only for a missing template, bad TemplateData or too many destinations."""
+    only for a missing template, bad TemplateData, too many destinations or bad default
+    headers or attachments.
+
+    Where SES is silent: the default template's headers and attachments are part of the
+    call, shared by every entry, so a bad one fails the call (400) rather than every entry
+    alike; an entry's bad ReplacementHeaders fail that entry only (INVALID_PARAMETER, as
+    an entry's bad address does)."""
     authorize(caller, "send_bulk_templated_email")
     if not request.destinations or len(request.destinations) > ts.MAX_BULK_DESTINATIONS:
         raise InvalidParameterValue(
             f"The number of destinations must be between 1 and {ts.MAX_BULK_DESTINATIONS}."
         )
+    check_extra_headers(request.default_headers)
+    check_attachments(request.attachments)
     template = await _template_of(core, caller, request.template)
     defaults = parse_template_data(request.default_data or "{}")
     singles = [
@@ -230,6 +240,9 @@ def _single(request: ts.SendBulkTemplated, destination: ts.BulkDestination) -> t
         configuration_set=request.configuration_set,
         arns=request.arns,
         operation=request.operation,
+        headers=ts.merged_headers(request.default_headers, destination.headers),
+        attachments=request.attachments,
+        max_size=request.max_size,
     )
 
 

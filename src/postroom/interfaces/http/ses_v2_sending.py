@@ -6,7 +6,8 @@ One SendEmail, three kinds of content (ses-spec.md 4.1), each the same use case 
   and `Attachments`), 40 MB limit;
 * `Content.Raw` -> `sending.send_raw_email` (v1 SendRawEmail's normaliser and rules;
   `Destination` is the envelope, as v1's `Destinations`), 40 MB limit after base64;
-* `Content.Template` -> `send_template_content` (templates come with their own module).
+* `Content.Template` -> `send_template_content` (templates come with their own module;
+  its `Headers` and `Attachments` are built as Simple content's), 40 MB limit.
 
 `FeedbackForwardingEmailAddress` is v1's `ReturnPath` (the envelope sender, verified like
 the From address), `EmailTags` v1's `Tags`; admission, sandbox, quotas, rate and pauses
@@ -27,10 +28,9 @@ from typing import Any
 from postroom.domain.requests import Arns, SendEmail, SendRawEmail, Tag
 from postroom.domain.use_cases import sending
 from postroom.errors import InvalidParameterValue
-from postroom.interfaces.http import ses_v2_templates
+from postroom.interfaces.http import ses_v2_content, ses_v2_templates
 from postroom.interfaces.http.ses_v1 import Context, Output, not_supported
 from postroom.interfaces.http.ses_v2 import operation
-from postroom.wire.attachments import Attachment
 from postroom.wire.mime import MAX_MESSAGE_SIZE_V2, Content
 
 _CONTENT_KINDS = ("Simple", "Raw", "Template")
@@ -104,18 +104,6 @@ def _content(part: Mapping[str, Any] | None) -> Content | None:
     return Content(data=part.get("Data", ""), charset=part.get("Charset"))
 
 
-def _attachment(given: Mapping[str, Any]) -> Attachment:
-    return Attachment(
-        data=bytes(given.get("RawContent") or b""),
-        file_name=str(given.get("FileName") or ""),
-        disposition=given.get("ContentDisposition") or "ATTACHMENT",
-        description=given.get("ContentDescription"),
-        content_id=given.get("ContentId"),
-        transfer_encoding=given.get("ContentTransferEncoding") or "BASE64",
-        content_type=given.get("ContentType"),
-    )
-
-
 def simple_request(params: Mapping[str, Any], simple: Mapping[str, Any]) -> SendEmail:
     source = _from_address(params)
     if source is None:
@@ -135,8 +123,8 @@ def simple_request(params: Mapping[str, Any], simple: Mapping[str, Any]) -> Send
         tags=_tags(params),
         configuration_set=params.get("ConfigurationSetName") or None,
         arns=_arns(params),
-        headers=[(h.get("Name", ""), h.get("Value", "")) for h in simple.get("Headers") or []],
-        attachments=[_attachment(a) for a in simple.get("Attachments") or []],
+        headers=ses_v2_content.headers(simple.get("Headers")),
+        attachments=ses_v2_content.attachments(simple.get("Attachments")),
         max_size=MAX_MESSAGE_SIZE_V2,
     )
 

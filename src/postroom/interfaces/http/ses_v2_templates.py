@@ -1,6 +1,7 @@
 """SES v2 email templates (issue 9, section 3): CRUD, TestRenderEmailTemplate and
-SendBulkEmail with `DefaultContent.Template`; SendEmail's `Content.Template` comes here
-from `ses_v2_sending.send_template_content`. The same use cases and state as v1's
+SendBulkEmail with `DefaultContent.Template` (its `Headers` merged with each entry's
+`ReplacementHeaders`, its `Attachments` in every message); SendEmail's `Content.Template`
+comes here from `ses_v2_sending.send_template_content`. The same use cases and state as v1's
 (`ses_v1_templates.py`): a template made with one API is read with the other."""
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ from postroom.domain.requests import Arns, Tag
 from postroom.domain.templates import EmailTemplate
 from postroom.domain.use_cases import templates
 from postroom.errors import ClientError, InvalidParameterValue
+from postroom.interfaces.http import ses_v2_content
 from postroom.interfaces.http.ses_v1 import Context, Output, not_supported
 from postroom.interfaces.http.ses_v1_templates import bulk_status, recipients, timestamp
 from postroom.interfaces.http.ses_v2 import operation
+from postroom.wire.mime import MAX_MESSAGE_SIZE_V2
 
 
 def _content(name: str, content: Mapping[str, Any] | None) -> EmailTemplate:
@@ -84,8 +87,6 @@ async def test_render_email_template(ctx: Context, params: Mapping[str, Any]) ->
 
 # -- sending ------------------------------------------------------------------------------
 def _ref(template: Mapping[str, Any]) -> ts.TemplateRef:
-    if template.get("Headers") or template.get("Attachments"):
-        raise not_supported("SendEmail with Template Headers or Attachments")
     inline = template.get("TemplateContent")
     if inline is not None:
         if template.get("TemplateName") or template.get("TemplateArn"):
@@ -132,6 +133,9 @@ async def send_template(
         configuration_set=params.get("ConfigurationSetName") or None,
         arns=_arns(params),
         operation="SendEmail",
+        headers=ses_v2_content.headers(template.get("Headers")),
+        attachments=ses_v2_content.attachments(template.get("Attachments")),
+        max_size=MAX_MESSAGE_SIZE_V2,
     )
     return {"MessageId": await templates.send_templated_email(ctx.core, ctx.caller, request)}
 
@@ -155,19 +159,21 @@ async def send_bulk_email(ctx: Context, params: Mapping[str, Any]) -> Output:
         configuration_set=params.get("ConfigurationSetName") or None,
         arns=_arns(params),
         operation="SendBulkEmail",
+        default_headers=ses_v2_content.headers(default.get("Headers")),
+        attachments=ses_v2_content.attachments(default.get("Attachments")),
+        max_size=MAX_MESSAGE_SIZE_V2,
     )
     results = await templates.send_bulk_templated_email(ctx.core, ctx.caller, request)
     return {"BulkEmailEntryResults": [_result(result) for result in results]}
 
 
 def _entry(entry: Mapping[str, Any]) -> ts.BulkDestination:
-    if entry.get("ReplacementHeaders"):
-        raise not_supported("SendBulkEmail with ReplacementHeaders")
     replacement = (entry.get("ReplacementEmailContent") or {}).get("ReplacementTemplate") or {}
     return ts.BulkDestination(
         destination=recipients(entry.get("Destination")),
         data=replacement.get("ReplacementTemplateData"),
         tags=_tags(entry.get("ReplacementTags")),
+        headers=ses_v2_content.headers(entry.get("ReplacementHeaders")),
     )
 
 
