@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -137,6 +138,7 @@ class Settings:
 
 
 _ENV_PREFIX = "POSTROOM_"
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]{1,2}")  # us-east-1, ap-northeast-2, ...
 _HTTP_LIMITS: dict[str, type[int] | type[float]] = {
     "http_max_request_line": int, "http_max_header_bytes": int, "http_max_headers": int,
     "http_header_timeout": float, "http_body_idle_timeout": float, "http_body_timeout": float,
@@ -181,6 +183,8 @@ def _coerce(name: str, value: Any) -> Any:
         return number
     if name == "allowed_hosts":
         return _host_names(value)
+    if name == "region":
+        return check_region(str(value))
     if name == "roles":
         chosen = tuple(r.strip() for r in value.split(",")) if isinstance(value, str) else value
         if not chosen or not set(chosen) <= set(ROLES):
@@ -197,6 +201,13 @@ def _coerce(name: str, value: Any) -> Any:
         if unknown:
             raise ConfigError(f"unknown relay settings: {', '.join(sorted(unknown))}")
         return RelaySettings(**value)
+    return value
+
+
+def check_region(value: str) -> str:
+    """A region's name (the default region, or --region of a CLI command)."""
+    if not _REGION.fullmatch(value):
+        raise ConfigError(f"region must be a region name such as us-east-1, got {value!r}")
     return value
 
 

@@ -41,6 +41,8 @@ def test_environment_values_are_typed() -> None:
         {"POSTROOM_HTTP": "localhost:http"},
         {"POSTROOM_ROLES": "api,mx"},
         {"POSTROOM_WORKERS": "many"},
+        {"POSTROOM_REGION": "US-EAST-1"},
+        {"POSTROOM_REGION": "us-east-1;drop"},
     ],
 )
 def test_bad_values_are_refused(env: dict[str, str]) -> None:
@@ -88,3 +90,8 @@ def test_allowed_hosts_from_a_list_or_commas(tmp_path: Path) -> None:
     for bad in ("ses.example.org:8025", "http://ses.example.org", 42):
         with pytest.raises(ConfigError):
             load_settings(environ={}, allowed_hosts=bad)
+
+
+def test_one_default_region_for_the_server_and_the_cli() -> None:
+    assert load_settings(environ={}).region == "us-east-1"
+    assert load_settings(environ={"POSTROOM_REGION": "ap-northeast-2"}).region == "ap-northeast-2"

@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from postroom.clock import iso_millis
-from postroom.config import ConfigError, Settings, load_settings
+from postroom.config import ConfigError, Settings, check_region, load_settings
 from postroom.domain import events as ev
 from postroom.domain.callers import Caller, operator
 from postroom.domain.core import Core
@@ -80,8 +80,12 @@ def run_core(
     """Run one use case of the core as the operator; its errors become messages."""
     services = None
     try:
+        if region is not None:
+            check_region(region)
         services = build_services(settings, secret_key_now=False)
         return asyncio.run(use_case(services.core, operator(region or settings.region)))
+    except ConfigError as exc:
+        fail(str(exc), 2)
     except (PostroomError, SecretKeyError) as exc:
         fail(exc.message if isinstance(exc, PostroomError) else str(exc))
     finally:

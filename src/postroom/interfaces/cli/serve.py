@@ -187,7 +187,10 @@ def serve(
         str | None,
         typer.Option(help="Host names signed requests must name, comma-separated (default any)."),
     ] = None,
-    region: Annotated[str, typer.Option(help="Default region.")] = "us-east-1",
+    region: Annotated[
+        str | None,
+        typer.Option(help="Default region of the CLI and the server (POSTROOM_REGION; us-east-1)."),
+    ] = None,
     roles: Annotated[
         str, typer.Option(help="api,worker (default both); nodes share the database.")
     ] = "api,worker",
