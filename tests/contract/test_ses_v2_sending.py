@@ -227,7 +227,7 @@ def test_attachment_fields_cannot_inject_headers(
 
 
 def test_attachment_names_with_quotes_and_unicode_are_encoded_not_trusted(tenant: Tenant) -> None:
-    name = 'x"; filename="evil.exe'
+    name = 'x"; filename="evil.pdf'
     message_id = send(sesv2(tenant), ["ann@example.com"], simple(Attachments=[
         {"RawContent": b"one", "FileName": name},
         {"RawContent": b"two", "FileName": "naïve " * 40 + ".txt"}]))  # fmt: skip

@@ -44,7 +44,7 @@ def test_replacement_headers_replace_by_name_in_place_and_add_the_rest() -> None
 async def _world() -> tuple[FakeWorld, Caller]:
     world = fake_core()
     acme = tenant(world, "acme", "example.com")
-    world.core.repos.accounts.set_production(world.memory, acme.account_id, None, 100)
+    world.core.repos.accounts.set_production(world.memory, acme.account_id, None, None, 100)
     await templates.create_template(world.core, acme, GREETING)
     return world, acme
 

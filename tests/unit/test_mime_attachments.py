@@ -65,11 +65,11 @@ def test_inline_part_with_content_id_after_the_alternative_body() -> None:
 def test_names_and_descriptions_are_encoded() -> None:
     long_name = "연간 보고서 " * 20 + ".pdf"
     message = build(
-        Attachment(b"1", 'a"; filename="evil.exe', description="설명"),
+        Attachment(b"1", 'a"; filename="evil.pdf', description="설명"),
         Attachment(b"2", long_name),
     )
     quoted, continued = parts(message)
-    assert quoted.get_filename() == 'a"; filename="evil.exe'
+    assert quoted.get_filename() == 'a"; filename="evil.pdf'
     assert str(quoted["Content-Description"]) == "설명"
     assert continued.get_filename() == long_name
 

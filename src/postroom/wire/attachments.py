@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 from postroom.errors import InvalidParameterValue
 from postroom.wire.addresses import encode_words
+from postroom.wire.attachment_types import check_file_name
 
 MAX_LINE = 998  # RFC 5322 section 2.1.1
 _CONTENT_TYPE = re.compile(r"[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+(;[ -~]*)?")
@@ -106,6 +107,7 @@ def check_attachments(attachments: Sequence[Attachment]) -> None:
 def _checked_file_name(name: str) -> str:
     if not name or _CONTROLS.search(name) or len(name) > 255:
         raise InvalidParameterValue("Invalid attachment file name.")
+    check_file_name(name)
     return name
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from postroom.errors import InvalidParameterValue
 from postroom.wire.addresses import Address, parse_address_header
+from postroom.wire.attachment_types import check_raw_attachments
 from postroom.wire.mime import format_date, format_message_id
 from postroom.wire.normalise import HeaderField, NormalisedMessage, normalise_message, split_fields
 
@@ -52,6 +53,7 @@ def prepare_raw_message(
     """SES SendRawEmail rewriting: our Message-ID and Date, X-SES-* read then stripped,
     Bcc and Return-Path removed; every other byte kept (ses-spec 4.2, SES DG header-fields)."""
     message = normalise_message(raw)
+    check_raw_attachments(message.data)
     values = _values(message.fields)
     addresses = {key: _addresses(values, key) for key in ("from", "to", "cc", "bcc", "reply-to")}
     mid = f"Message-ID: {format_message_id(message_id, mail_domain)}\r\n".encode("ascii")
