@@ -129,6 +129,17 @@ class AccountSendingPaused(ClientError):
     smtp_code = (554, "5.7.1")
 
 
+class AccountSuspended(AccountSendingPaused):
+    """Sending paused by reputation (enforcement SHUTDOWN): v1 answers it as any pause,
+    v2 as SES's AccountSuspendedException, bulk statuses as AccountSuspended."""
+
+    v2_code = "AccountSuspendedException"
+    default_message = (
+        "Sending is paused for this account: it was suspended because of its bounce or "
+        "complaint rate."
+    )
+
+
 class Throttling(ClientError):
     code = "Throttling"
     smtp_code = (454, "4.7.0")

@@ -11,7 +11,7 @@ from core_helpers import OPERATOR, REGION, fake_core, mail, tenant
 
 from postroom.domain.use_cases import account, operator, sending
 from postroom.domain.use_cases import production_access as access
-from postroom.errors import AccessDenied, AccountSendingPaused, NotFound
+from postroom.errors import AccessDenied, AccountSendingPaused, AccountSuspended, NotFound
 
 
 async def test_the_tenant_lifts_its_own_pause_only() -> None:
@@ -78,6 +78,9 @@ async def test_a_shutdown_by_reputation_is_lifted_by_the_operator_only() -> None
     stats[(caller.account_id, REGION, bucket)] = Counter(rep_sends=200, rep_hard_bounces=40)
     changes = await account.reassess_reputation(world.core)
     assert changes == {"acme": "SHUTDOWN"}
+    with pytest.raises(AccountSuspended) as suspended:  # v2's AccountSuspendedException
+        await sending.send_email(world.core, caller, mail())
+    assert suspended.value.code == "AccountSendingPausedException"  # v1: any pause
     with pytest.raises(AccessDenied, match="SHUTDOWN"):
         await account.set_account_sending(world.core, caller, True)
     world.clock.advance(60)

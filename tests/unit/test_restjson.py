@@ -21,6 +21,7 @@ from restjson_samples import TRICKY_LABEL, sample_input, sample_value
 from postroom.errors import (
     AccessDenied,
     AccountSendingPaused,
+    AccountSuspended,
     AuthError,
     InvalidAction,
     InvalidParameterValue,
@@ -362,6 +363,7 @@ ERROR_CASES = [
         400,
     ),
     (AccountSendingPaused(), "SendingPausedException", 400),
+    (AccountSuspended(), "AccountSuspendedException", 400),
     (Throttling("Maximum sending rate exceeded."), "TooManyRequestsException", 429),
     (PostroomError("x", code="AlreadyExists", status=400), "AlreadyExistsException", 400),
     (PostroomError("x", code="TemplateDoesNotExist", status=400), "NotFoundException", 404),

@@ -32,7 +32,7 @@ from postroom.domain.ports import (
     UsageRepository,
 )
 from postroom.domain.sending import Submission, is_simulator
-from postroom.errors import AccountSendingPaused, ClientError, MessageRejected
+from postroom.errors import AccountSendingPaused, AccountSuspended, ClientError, MessageRejected
 from postroom.wire.addresses import Address
 
 
@@ -95,7 +95,7 @@ class _Admission:
         account = usage.account
         if not submission.internal:
             if not account.sending_enabled:
-                raise AccountSendingPaused("Sending is paused for this account.")
+                raise _paused(account)
             self._check_verified(caller, submission.senders)
             self._check_mail_from(caller, submission.senders[0])
             if account.sandbox:
@@ -162,6 +162,12 @@ class _Admission:
         found = self.mail_from[key]
         if found is not None and found.status != "Success" and found.behavior == "RejectMessage":
             raise mail_from_rules.not_verified(found)
+
+
+def _paused(account: Account) -> AccountSendingPaused:
+    if account.enforcement == "SHUTDOWN":  # reputation's pause: an account suspended
+        return AccountSuspended()
+    return AccountSendingPaused("Sending is paused for this account.")
 
 
 def _not_verified(addresses: Sequence[Address], region: str) -> MessageRejected:

@@ -106,7 +106,7 @@ class V2Error(NamedTuple):
 
 def v2_error(error: PostroomError, model: ServiceModel) -> V2Error:
     """The code, status and message a v2 client is answered with for `error`."""
-    code = V1_TO_V2.get(error.code, error.code)
+    code = getattr(error, "v2_code", None) or V1_TO_V2.get(error.code, error.code)
     known = rest_plans(model).error_statuses
     status = known.get(code) or UNMODELED_STATUSES.get(code)
     if status is None:

@@ -11,7 +11,7 @@ from postroom.domain import template_sending as ts
 from postroom.domain.requests import Arns, Tag
 from postroom.domain.templates import EmailTemplate
 from postroom.domain.use_cases import templates
-from postroom.errors import ClientError
+from postroom.errors import AccountSuspended, ClientError
 from postroom.interfaces.http.ses_v1 import Context, Output, operation
 
 
@@ -152,6 +152,8 @@ def bulk_status(error: ClientError | None) -> str:
     """BulkEmailDestinationStatus.Status of an accepted (None) or refused destination."""
     if error is None:
         return "Success"
+    if isinstance(error, AccountSuspended):
+        return "AccountSuspended"
     if error.code == "Throttling":
         return "AccountDailyQuotaExceeded" if "Daily" in error.message else "AccountThrottled"
     return _STATUS.get(error.code, "Failed")

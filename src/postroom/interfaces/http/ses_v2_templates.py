@@ -191,6 +191,7 @@ _V2_STATUS = {
     "AccountThrottled": "ACCOUNT_THROTTLED",
     "AccountDailyQuotaExceeded": "ACCOUNT_DAILY_QUOTA_EXCEEDED",
     "AccountSendingPaused": "ACCOUNT_SENDING_PAUSED",
+    "AccountSuspended": "ACCOUNT_SUSPENDED",
     "ConfigurationSetSendingPaused": "CONFIGURATION_SET_SENDING_PAUSED",
     "InvalidParameterValue": "INVALID_PARAMETER",
 }
