@@ -1,7 +1,8 @@
 """Revision 0009 moves each account's state into the regions it used, with data in place:
 a database at 0008 holding an account that sent from ap-northeast-2 (paused by the tenant,
 approved, with 24-hour usage and statistics) keeps all of it there after the upgrade, on
-both engines; a region the account never used starts from its defaults."""
+both engines; a region the account never used starts from its defaults. Its BYODKIM key
+loses the selector suffix 0008 needed."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from alembic.config import Config
 from sqlalchemy import text
 
 from postroom.store import accounts as account_store
+from postroom.store import dkim as dkim_store
 from postroom.store import migrations
 from postroom.store import usage as usage_store
 from postroom.store.database import Database
@@ -47,6 +49,10 @@ _ROWS = [
     "INSERT INTO usage (account_id, minute, recipients) VALUES ('111122223333', :minute, 7)",
     "INSERT INTO send_stats (account_id, bucket, delivery_attempts, bounces, complaints,"
     " rejects, rep_sends) VALUES ('111122223333', :bucket, 7, 1, 0, 0, 7)",
+    # a bring-your-own-DKIM key as 0008 stored it: the selector with a `#<hash>` suffix
+    "INSERT INTO dkim_keys (selector, account_id, region, domain, private_key_sealed,"
+    " public_key, created_at, seen_at) VALUES ('s1#0a1b2c3d', '111122223333',"
+    " 'ap-northeast-2', 'shop.example', 'sealed', 'MIIB', :t0, NULL)",
 ]
 
 
@@ -67,6 +73,11 @@ def test_upgrade_keeps_the_accounts_state_in_the_region_it_used(old_db: Database
     assert sent == 7
     [point] = old_db.query(lambda c: usage_store.send_statistics(c, "111122223333", SEOUL, T0))
     assert (point.delivery_attempts, point.bounces) == (7, 1)
+
+    [(key, seen_at)] = old_db.query(
+        lambda c: dkim_store.keys_of(c, "111122223333", SEOUL, "shop.example")
+    )
+    assert (key.selector, key.public_key_b64, seen_at) == ("s1", "MIIB", None)
 
     # A region never used: the account's defaults (approved), not the tenant's pause there.
     other = old_db.query(lambda c: account_store.get_account(c, "111122223333", "eu-west-1"))

@@ -62,7 +62,7 @@ async def test_byodkim_key_verifies_the_domain_when_published() -> None:
     ("s1", "not base64!"),
     ("s1", _der(ec.generate_private_key(ec.SECP256R1()))),  # not RSA
     ("bad_selector", _der(rsa.generate_private_key(public_exponent=65537, key_size=1024))),
-    ("s" * 56, _der(rsa.generate_private_key(public_exponent=65537, key_size=1024))),
+    ("s" * 64, _der(rsa.generate_private_key(public_exponent=65537, key_size=1024))),
 ])  # fmt: skip
 async def test_bad_byodkim_input_is_refused_and_creates_nothing(selector: str,
                                                                 private: str) -> None:

@@ -19,9 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from postroom.domain.dkim import DkimKey
 from postroom.errors import InvalidParameterValue
 
-# The store keeps a BYODKIM selector with a short suffix unique to its domain (the
-# selectors of many domains are alike: `s1`, `default`); 55 + 9 fits its 64 characters.
-MAX_SELECTOR = 55
+MAX_SELECTOR = 63  # one DNS label (the sesv2 model's Selector allows 63)
 MAX_KEY_CHARS = 20480  # the sesv2 model's PrivateKey length
 _LABEL = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?")
 _BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}")

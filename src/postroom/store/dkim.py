@@ -1,13 +1,12 @@
 """SQL for DKIM: per domain identity, the signing switch, the status and the key pairs.
 
-Private keys are sealed with the same SecretBox as access-key secrets. A selector is the
-keys table's primary key: Easy DKIM tokens are random, but a BYODKIM selector (`s1`) is the
-owner's choice, so it is stored with a `#` and a suffix unique to its domain (`_stored`).
+Private keys are sealed with the same SecretBox as access-key secrets. A key is found by
+its account, region, domain and selector (a BYODKIM selector such as `s1` is the owner's
+choice, alike across domains).
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
 from typing import Any
 
@@ -38,12 +37,6 @@ def _domain(row: Any) -> DkimDomain:
     )  # fmt: skip
 
 
-def _stored(account_id: str, region: str, domain: str, selector: str) -> str:
-    """The key row's selector of a BYODKIM selector (see the module's docstring)."""
-    digest = hashlib.sha256(f"{account_id}/{region}/{domain}".encode()).hexdigest()[:8]
-    return f"{selector}#{digest}"
-
-
 def add_domain(
     conn: Connection, account_id: str, region: str, domain: str, keys: Iterable[DkimKey],
     box: Sealer, now: float,
@@ -71,15 +64,13 @@ def _insert_domain(
 
 def add_keys(
     conn: Connection, account_id: str, region: str, domain: str, keys: Iterable[DkimKey],
-    box: Sealer, *, external: bool = False,
+    box: Sealer,
 ) -> None:  # fmt: skip
     conn.execute(
         insert(dkim_keys),
         [
             {
-                "selector": (
-                    _stored(account_id, region, domain, key.selector) if external else key.selector
-                ),
+                "selector": key.selector,
                 "account_id": account_id,
                 "region": region,
                 "domain": domain,
@@ -105,7 +96,7 @@ def keys_of(
     return [
         (
             DkimKey(
-                selector=row.selector.partition("#")[0],
+                selector=row.selector,
                 private_key_pem=box.open(row.private_key_sealed).encode() if box else b"",
                 public_key_b64=row.public_key,
                 created_at=row.created_at,
@@ -135,12 +126,11 @@ def record_check(
     )
     if seen:
         where = (found.account_id, found.region, found.domain)
-        stored = sorted({*seen, *(_stored(*where, selector) for selector in seen)})
         conn.execute(
             update(dkim_keys)
             .where(
                 *_where(*where, dkim_keys),
-                dkim_keys.c.selector.in_(stored),
+                dkim_keys.c.selector.in_(sorted(seen)),
                 dkim_keys.c.seen_at.is_(None),
             )
             .values(seen_at=now)
@@ -168,4 +158,4 @@ def replace_keys(
             .values(status="Pending", last_checked_at=None, signing_origin=origin)
         )
     conn.execute(delete(dkim_keys).where(*_where(*where, dkim_keys)))
-    add_keys(conn, *where, keys, box, external=origin == "EXTERNAL")
+    add_keys(conn, *where, keys, box)

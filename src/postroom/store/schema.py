@@ -228,20 +228,21 @@ dkim_domains = Table(
     Column("signing_origin", String(16), nullable=False, server_default="AWS_SES"),
 )
 
-# Each DKIM token is a selector with its own RSA key pair; the private key is sealed.
+# Each DKIM token is a selector with its own RSA key pair; the private key is sealed. A
+# selector is unique within its domain (Easy DKIM tokens are random; a BYODKIM selector such
+# as `s1` is the owner's choice, alike across domains).
 dkim_keys = Table(
     "dkim_keys",
     metadata,
+    Column("account_id", String(12), primary_key=True),
+    Column("region", String(32), primary_key=True),
+    Column("domain", String(255), primary_key=True),
     Column("selector", String(64), primary_key=True),
-    Column("account_id", String(12), nullable=False),
-    Column("region", String(32), nullable=False),
-    Column("domain", String(255), nullable=False),
     Column("private_key_sealed", Text, nullable=False),
     Column("public_key", Text, nullable=False),
     Column("created_at", Float, nullable=False),
     Column("seen_at", Float),  # first time the selector's TXT record was found
 )
-Index("ix_dkim_keys_domain", dkim_keys.c.account_id, dkim_keys.c.region, dkim_keys.c.domain)
 
 # The account-level suppression list (issue 3): hard bounces and complaints land here.
 suppressed = Table(

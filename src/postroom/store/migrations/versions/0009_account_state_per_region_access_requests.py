@@ -1,5 +1,5 @@
 """account state per region (quotas, sandbox, sending switch, details), production-access
-requests, usage and statistics per region (issue 9)
+requests, usage and statistics per region, DKIM keys by domain and selector (issue 9)
 
 Revision ID: 0009
 Revises: 0008
@@ -91,6 +91,7 @@ def upgrade() -> None:
         "FROM accounts a JOIN (SELECT account_id, region FROM messages UNION "
         "SELECT account_id, region FROM identities) used ON used.account_id = a.id"
     )
+    _dkim_keys_by_domain()
     _with_region("usage", "minute", [sa.Column("recipients", sa.Integer(), nullable=False)])
     counts = ["delivery_attempts", "bounces", "complaints", "rejects"]
     reputation = ["rep_sends", "rep_hard_bounces", "rep_complaints"]
@@ -100,6 +101,38 @@ def upgrade() -> None:
         [sa.Column(c, sa.Integer(), nullable=False) for c in counts]
         + [sa.Column(c, sa.Integer(), server_default="0", nullable=False) for c in reputation],
     )
+
+
+def _dkim_keys_by_domain() -> None:
+    """dkim_keys keyed by (account, region, domain, selector); a BYODKIM selector loses the
+    `#<hash>` suffix 0008 kept it unique with."""
+    op.create_table(
+        "dkim_keys_new",
+        sa.Column("account_id", sa.String(length=12), nullable=False),
+        sa.Column("region", sa.String(length=32), nullable=False),
+        sa.Column("domain", sa.String(length=255), nullable=False),
+        sa.Column("selector", sa.String(length=64), nullable=False),
+        sa.Column("private_key_sealed", sa.Text(), nullable=False),
+        sa.Column("public_key", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.Float(), nullable=False),
+        sa.Column("seen_at", sa.Float(), nullable=True),
+        sa.PrimaryKeyConstraint(
+            "account_id", "region", "domain", "selector", name="dkim_keys_new_pkey"
+        ),
+    )
+    columns = "account_id, region, domain, selector, private_key_sealed, public_key, " \
+        "created_at, seen_at"  # fmt: skip
+    bind = op.get_bind()
+    rows = [dict(r._mapping) for r in bind.execute(sa.text(f"SELECT {columns} FROM dkim_keys"))]
+    for row in rows:
+        row["selector"] = row["selector"].partition("#")[0]
+    if rows:
+        names = ", ".join(f":{c.strip()}" for c in columns.split(","))
+        bind.execute(sa.text(f"INSERT INTO dkim_keys_new ({columns}) VALUES ({names})"), rows)
+    op.drop_table("dkim_keys")
+    op.rename_table("dkim_keys_new", "dkim_keys")
+    if bind.dialect.name == "postgresql":
+        op.execute("ALTER TABLE dkim_keys RENAME CONSTRAINT dkim_keys_new_pkey TO dkim_keys_pkey")
 
 
 def downgrade() -> None:
