@@ -45,9 +45,10 @@ from test_ses_v2_node import run_sesv2_commands
 
 AWS_CLI, NODE = "aws-cli", "node"
 CLI_SERVICE_ERROR = 255  # the AWS CLI v1's exit status for an error answer
+# A retryable error (throttling) adds " (reached max retries: 0)" after "operation".
 CLI_ERROR = re.compile(
-    r"\AAn error occurred \((?P<code>\w+)\) when calling the (?P<operation>\w+) operation: "
-    r"(?P<message>.*)\Z", re.DOTALL,
+    r"\AAn error occurred \((?P<code>\w+)\) when calling the (?P<operation>\w+) operation"
+    r"(?: \(reached max retries: \d+\))?: (?P<message>.*)\Z", re.DOTALL,
 )  # fmt: skip
 FORKS = Path(__file__).parent / "aws_cli_forks.py"
 
