@@ -165,7 +165,7 @@ def instant(value: Any) -> datetime:
 
 
 def _cli_outcome(request: Call, result: subprocess.CompletedProcess[str]) -> Outcome:
-    if result.returncode == 0:
+    if result.returncode == 0:  # an empty output ({}) prints nothing
         output = json.loads(result.stdout) if result.stdout.strip() else {}
         return Outcome(AWS_CLI, request.operation, output, exit_status=0, stderr=result.stderr)
     error = CLI_ERROR.fullmatch(result.stderr.strip())

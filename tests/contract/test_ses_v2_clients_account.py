@@ -12,7 +12,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from ses_support import TenantFactory
-from sesv2_clients import AwsCliForks, Sesv2ClientFor, call, instant
+from sesv2_clients import AwsCliForks, Sesv2ClientFor, When, call, instant
 from test_aws_cli import _aws, aws_args, aws_env
 
 SANDBOX_ACCOUNT = {
@@ -36,12 +36,13 @@ def test_account_and_suppression_list(
     tenant = shared_tenant_factory(f"account-{sesv2_client_for.kind}")
     client = sesv2_client_for(tenant)
     started = datetime.now(UTC) - timedelta(seconds=1)
+    later = started + timedelta(hours=1)
     simple = {"Simple": {"Subject": {"Data": "Hi"}, "Body": {"Text": {"Data": "Hi there."}}}}
 
     (
         account, reasons, bad_reasons, paused, gone, angry, bad_address, unsupported,
-        account_after, send_paused, found, everything, first_page, complaints, bad_token,
-        deleted, gone_again, deleted_again, resumed,
+        account_after, send_paused, found, everything, first_page, complaints, in_window,
+        after_window, bad_token, deleted, gone_again, deleted_again, resumed,
     ) = client.run(
         call("GetAccount"),
         call("PutAccountSuppressionAttributes", SuppressedReasons=["COMPLAINT"]),
@@ -58,6 +59,8 @@ def test_account_and_suppression_list(
         call("ListSuppressedDestinations"),
         call("ListSuppressedDestinations", PageSize=1),
         call("ListSuppressedDestinations", Reasons=["COMPLAINT"]),
+        call("ListSuppressedDestinations", StartDate=When(started), EndDate=When(later)),
+        call("ListSuppressedDestinations", StartDate=When(later)),
         call("ListSuppressedDestinations", NextToken="!!"),
         call("DeleteSuppressedDestination", EmailAddress=GONE),
         call("GetSuppressedDestination", EmailAddress=GONE),
@@ -90,6 +93,8 @@ def test_account_and_suppression_list(
     assert page["SuppressedDestinationSummaries"] == summaries[:1] and page["NextToken"]
     assert [s["EmailAddress"] for s in complaints.ok()["SuppressedDestinationSummaries"]] == [
         ANGRY]  # fmt: skip
+    assert in_window.ok() == everything.ok()
+    assert after_window.ok() == {"SuppressedDestinationSummaries": []}
     bad_token.refused("BadRequestException", 400, "Invalid NextToken.")
 
     assert deleted.ok() == {}
