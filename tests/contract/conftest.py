@@ -10,6 +10,9 @@ Two kinds of server:
   (SQLite) here; storage modules override it with `engine_url` (SQLite and PostgreSQL).
 - `shared_server`: one SQLite server per module, for tests that only read, or fail before
   anything is stored, or make their own account (`shared_tenant_factory`).
+
+`sesv2_client_for` runs a test twice, with the AWS CLI and with @aws-sdk/client-sesv2
+(sesv2_clients.py).
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ from ses_support import (
     create_tenant,
     verify_domain,
 )
+from sesv2_clients import AWS_CLI, NODE, AwsCliForks, Sesv2ClientFor
+from test_node_seed import find_node
 
 from postroom.testing.dns import TestDnsServer
 from postroom.testing.server import PostroomProcess
@@ -105,3 +110,21 @@ def shared_tenant(shared_server: PostroomProcess, shared_dns: TestDnsServer) -> 
 def shared_tenant_factory(shared_server: PostroomProcess) -> TenantFactory:
     """New accounts on `shared_server`, for tests that need fresh quota or rate state."""
     return partial(create_tenant, shared_server)
+
+
+# -- the SES v2 clients we did not write -----------------------------------------------------
+@pytest.fixture(scope="session")
+def aws_cli_forks() -> Iterator[AwsCliForks]:
+    forks = AwsCliForks()
+    yield forks
+    forks.close()
+
+
+@pytest.fixture(params=[AWS_CLI, pytest.param(NODE, marks=pytest.mark.node)])
+def sesv2_client_for(request: pytest.FixtureRequest, tmp_path: Path) -> Sesv2ClientFor:
+    """sesv2_client_for(tenant) -> the AWS CLI's or @aws-sdk/client-sesv2's SES v2 client
+    for the tenant; `.kind` names it ("aws-cli" or "node"), for unique names per run."""
+    if request.param == AWS_CLI:
+        forks = request.getfixturevalue("aws_cli_forks")
+        return Sesv2ClientFor(AWS_CLI, tmp_path, forks=forks)
+    return Sesv2ClientFor(NODE, tmp_path, node=find_node())

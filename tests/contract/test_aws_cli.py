@@ -24,10 +24,9 @@ def _aws_binary() -> str:
     return found
 
 
-def _aws(
-    server: PostroomProcess, creds: dict[str, str], *args: str, service: str = "ses"
-) -> subprocess.CompletedProcess[str]:
-    env = {
+def aws_env(server: PostroomProcess, creds: dict[str, str]) -> dict[str, str]:
+    """The environment the CLI runs in: the account's key, ap-northeast-2, no retries."""
+    return {
         "PATH": os.environ.get("PATH", ""),
         "HOME": str(server.data_dir),  # no ~/.aws of the machine's user
         "AWS_ACCESS_KEY_ID": creds["access_key_id"],
@@ -35,8 +34,19 @@ def _aws(
         "AWS_DEFAULT_REGION": "ap-northeast-2",
         "AWS_MAX_ATTEMPTS": "1",
     }
-    command = [_aws_binary(), "--endpoint-url", server.url, "--output", "json", service, *args]
-    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
+
+
+def aws_args(server: PostroomProcess, service: str, *args: str) -> list[str]:
+    """What follows `aws`: Postroom's endpoint, JSON output, the service's command."""
+    return ["--endpoint-url", server.url, "--output", "json", service, *args]
+
+
+def _aws(
+    server: PostroomProcess, creds: dict[str, str], *args: str, service: str = "ses"
+) -> subprocess.CompletedProcess[str]:
+    command = [_aws_binary(), *aws_args(server, service, *args)]
+    return subprocess.run(command, capture_output=True, text=True, env=aws_env(server, creds),
+                          timeout=60)  # fmt: skip
 
 
 def test_aws_cli_verifies_sends_and_reports(postroom_factory: Any) -> None:

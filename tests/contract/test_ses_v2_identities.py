@@ -157,9 +157,9 @@ def test_domain_is_verified_by_its_dkim_records(make_tenant: TenantFactory,
     v2.put_email_identity_dkim_attributes(EmailIdentity="sender.test", SigningEnabled=False)
     off = v1.get_identity_dkim_attributes(Identities=["sender.test"])["DkimAttributes"]
     assert off["sender.test"]["DkimEnabled"] is False
-    code, _, status = refused(lambda: v2.put_email_identity_dkim_attributes(
-        EmailIdentity="other.test", SigningEnabled=True))
-    assert (code, status) == ("BadRequestException", 400)
+    assert refused(lambda: v2.put_email_identity_dkim_attributes(
+        EmailIdentity="other.test", SigningEnabled=True)) == (
+        "NotFoundException", "Email identity other.test does not exist.", 404)
 
 
 def test_byodkim_key_signs_when_published(make_tenant: TenantFactory,

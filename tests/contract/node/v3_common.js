@@ -15,24 +15,29 @@ function clientConfig(request) {
   };
 }
 
-// Print shape(output) of the command `sending`, or, for a service error,
+// shape(output) of the command `sending`, or, for a service error,
 // {"error": {"name", "message", "httpStatusCode", "requestId"}}.
-async function printOutcome(sending, shape) {
+async function outcomeOf(sending, shape) {
   try {
-    console.log(JSON.stringify(shape(await sending)));
+    return shape(await sending);
   } catch (err) {
     if (!err.$metadata) {
       throw err; // not a service error: let the test see the stack
     }
-    console.log(JSON.stringify({
+    return {
       error: {
         name: err.name,
         message: err.message,
         httpStatusCode: err.$metadata.httpStatusCode,
         requestId: err.$metadata.requestId,
       },
-    }));
+    };
   }
 }
 
-module.exports = { clientConfig, printOutcome };
+// Print outcomeOf(sending, shape) as one line of JSON.
+async function printOutcome(sending, shape) {
+  console.log(JSON.stringify(await outcomeOf(sending, shape)));
+}
+
+module.exports = { clientConfig, outcomeOf, printOutcome };

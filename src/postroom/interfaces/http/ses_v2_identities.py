@@ -151,8 +151,11 @@ async def list_email_identities(ctx: Context, params: Mapping[str, Any]) -> Outp
 # -- DKIM, MAIL FROM, feedback ---------------------------------------------------------------
 @operation("PutEmailIdentityDkimAttributes")
 async def put_email_identity_dkim_attributes(ctx: Context, params: Mapping[str, Any]) -> Output:
+    """v1's SetIdentityDkimEnabled, for an identity that exists (NotFound otherwise, as the
+    other PutEmailIdentity* operations answer)."""
+    identity = await use_cases.require_identity(ctx.core, ctx.caller, params["EmailIdentity"])
     enabled = bool(params.get("SigningEnabled", False))
-    await domains.set_dkim_enabled(ctx.core, ctx.caller, params["EmailIdentity"], enabled)
+    await domains.set_dkim_enabled(ctx.core, ctx.caller, identity, enabled)
     return {}
 
 
