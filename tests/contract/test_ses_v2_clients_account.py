@@ -1,8 +1,9 @@
 """Contract: the account and its suppression list over SES v2 through two clients we did not
 write, the AWS CLI (`aws sesv2`) and @aws-sdk/client-sesv2 (sesv2_clients.py), against a
-real `postroom serve`: GetAccount, PutAccountSendingAttributes,
-PutAccountSuppressionAttributes, Put/Get/Delete/ListSuppressedDestination(s), and the
-answer to an operation Postroom does not serve yet. The boto3 `sesv2` versions of these
+real `postroom serve`: GetAccount, PutAccountDetails (the production-access request),
+PutAccountSendingAttributes, PutAccountSuppressionAttributes,
+Put/Get/Delete/ListSuppressedDestination(s), and the answer to an operation Postroom does
+not serve yet. The boto3 `sesv2` versions of these
 checks, with more of the edge cases, are test_ses_v2_account.py and test_ses_v2_boto3.py.
 """
 
@@ -129,3 +130,41 @@ def test_forked_cli_answers_as_the_aws_binary(
         assert (forked.returncode, forked.stdout, forked.stderr) == (
             binary.returncode, binary.stdout, binary.stderr)  # fmt: skip
     assert binary.returncode == 255 and "(NotFoundException)" in binary.stderr
+
+
+DETAILS = {
+    "MailType": "TRANSACTIONAL", "WebsiteURL": "https://shop.example", "ContactLanguage": "EN",
+    "UseCaseDescription": "임시 비밀번호 메일",
+    "AdditionalContactEmailAddresses": ["ops@shop.example"],
+}  # fmt: skip
+
+
+def test_production_access_request(
+    sesv2_client_for: Sesv2ClientFor, shared_tenant_factory: TenantFactory
+) -> None:
+    tenant = shared_tenant_factory(f"access-{sesv2_client_for.kind}")
+    client = sesv2_client_for(tenant)
+    filed, pending, again, bad = client.run(
+        call("PutAccountDetails", **DETAILS, ProductionAccessEnabled=True),
+        call("GetAccount"),
+        call("PutAccountDetails", **DETAILS, ProductionAccessEnabled=True),
+        call("PutAccountDetails", MailType="SPAM", WebsiteURL="https://shop.example"),
+    )
+    assert filed.ok() == {}
+    details = pending.ok()["Details"]
+    review = details.pop("ReviewDetails")
+    assert details == DETAILS and review["Status"] == "PENDING"
+    assert f"(case {review['CaseId']})" in again.refused("ConflictException", 409)
+    assert "MARKETING, TRANSACTIONAL" in bad.refused("BadRequestException", 400)
+
+    tenant.server.cli("accounts", "deny", tenant.name, "--reason", "Tell us more.")
+    denied, too_soon = client.run(
+        call("GetAccount"), call("PutAccountDetails", **DETAILS, ProductionAccessEnabled=True)
+    )
+    assert denied.ok()["Details"]["ReviewDetails"] == {"Status": "DENIED",
+                                                       "CaseId": review["CaseId"]}  # fmt: skip
+    assert "at most one request a day" in too_soon.refused("TooManyRequestsException", 429)
+    tenant.server.cli("accounts", "approve", tenant.name)
+    (granted,) = client.run(call("GetAccount"))
+    assert granted.ok()["ProductionAccessEnabled"] is True
+    assert granted.ok()["SendQuota"]["Max24HourSend"] == 50000
