@@ -145,9 +145,10 @@ def accounts_requests(
         console.print("no production access requests pending")
         return
     for r in rows:
-        console.print(f"[bold]{r['account']}[/bold] {r['region']} case {r['case_id']} "
-                      f"filed {r['filed_at']}: {r['mail_type']}, {r['website_url']}")  # fmt: skip
-        console.print(f"  {r['use_case'] or '(no use case given)'}", markup=False)
+        heading = f"{r['account']} {r['region']} case {r['case_id']} filed {r['filed_at']}"
+        use_case = r["use_case"] or "(no use case given)"
+        for line in (f"{heading}: {r['mail_type']}, {r['website_url']}", f"  {use_case}"):
+            console.print(line, markup=False, soft_wrap=True)
 
 
 @accounts_app.command("approve")
