@@ -123,6 +123,13 @@ class Settings:
     http_body_timeout: float = 120.0
     http_keep_alive_timeout: float = 30.0
     http_max_connections: int = 0
+    # Webhooks (issue 10): seconds for one POST (connect, send, answer), the first retry
+    # delay (doubling, up to 30 min, with jitter), how long a notification is retried, and
+    # how often an idle publisher looks for due notifications.
+    webhook_timeout: float = 10.0
+    webhook_retry_initial: float = 30.0
+    webhook_retry_max_age: float = 24 * 3600.0
+    webhook_poll_interval: float = 0.5
 
     @property
     def effective_database_url(self) -> str:
@@ -173,9 +180,13 @@ def _coerce(name: str, value: Any) -> Any:
         return int(value)
     if name in {
         "lease_seconds", "retry_initial", "retry_max_age", "domain_check_interval",
-        "reputation_interval", "smtp_timeout",
+        "reputation_interval", "smtp_timeout", "webhook_timeout", "webhook_retry_initial",
+        "webhook_retry_max_age", "webhook_poll_interval",
     }:  # fmt: skip
-        return float(value)
+        number = float(value)
+        if name.startswith("webhook_") and number <= 0:
+            raise ConfigError(f"{name} must be positive, got {value!r}")
+        return number
     if name in _HTTP_LIMITS:
         number = _HTTP_LIMITS[name](value)
         if number < 0 or (number == 0 and name != "http_max_connections"):

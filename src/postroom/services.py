@@ -24,6 +24,7 @@ from postroom.domain.admission import Admission
 from postroom.domain.core import Core, Repositories
 from postroom.domain.dkim_signing import DkimSigner
 from postroom.domain.ports import Sealer
+from postroom.notify.webhooks import WebhookPublisher
 from postroom.secrets import SecretBox, open_secret_box
 from postroom.store import (
     access_requests,
@@ -39,6 +40,7 @@ from postroom.store import (
     tags,
     templates,
     usage,
+    webhooks,
 )
 from postroom.store.attempts import AttemptWrites
 from postroom.store.database import Database
@@ -59,10 +61,11 @@ STORE = Repositories(
     rate_limits=rate_limits,
     tags=tags,
     access_requests=access_requests,
+    webhooks=webhooks,
 )
 """The store modules as the core's repositories."""
 
-STORE_ADMISSION = Admission(accounts, identities, mail_from, usage, messages)
+STORE_ADMISSION = Admission(accounts, identities, mail_from, usage, messages, webhooks)
 """Admission over the store (tests and tools that queue mail in their own transaction)."""
 
 
@@ -155,6 +158,10 @@ class Services:
                 self.core,
             )  # fmt: skip
         return self._worker
+
+    def publisher(self) -> WebhookPublisher:
+        """A webhook publisher over the core (the worker role runs one per process)."""
+        return WebhookPublisher(self.core)
 
     def close(self) -> None:
         self.db.close()

@@ -35,6 +35,7 @@ class Account:
     # The region this state is for (None: the account's defaults, which a region starts
     # from when the account first uses it).
     region: str | None = None
+    has_webhooks: bool = False  # issue 10: admission writes outbox rows only then
 
     @property
     def pauses(self) -> list[str]:

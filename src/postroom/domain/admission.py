@@ -22,7 +22,7 @@ from postroom.domain import mail_from_rules, quotas
 from postroom.domain.accounts import Account
 from postroom.domain.callers import Caller
 from postroom.domain.identities import MailFrom
-from postroom.domain.messages import NewMessage
+from postroom.domain.messages import NewMessage, first_event
 from postroom.domain.ports import (
     AccountRepository,
     IdentityRepository,
@@ -30,8 +30,10 @@ from postroom.domain.ports import (
     MessageRepository,
     Tx,
     UsageRepository,
+    WebhookRepository,
 )
 from postroom.domain.sending import Submission, is_simulator
+from postroom.domain.webhooks import notifications_for
 from postroom.errors import AccountSendingPaused, AccountSuspended, ClientError, MessageRejected
 from postroom.wire.addresses import Address
 
@@ -45,6 +47,7 @@ class Admission:
     mail_from: MailFromRepository
     usage: UsageRepository
     messages: MessageRepository
+    webhooks: WebhookRepository | None = None  # None: no outbox rows (tools, old tests)
 
     def admit(self, conn: Tx, submission: Submission) -> str:
         """Admit one message (raises its ClientError if refused)."""
@@ -127,6 +130,25 @@ class _Admission:
                 )
             self.ports.usage.charge_minutes(self.conn, account_id, region, usage.charged)
         self.ports.messages.enqueue_all(self.conn, self.accepted)
+        self._notify()
+
+    def _notify(self) -> None:
+        """The Send (or Rendering Failure) events' outbox rows, in the same commit, for
+        accounts with webhooks: the flag comes with the account's row, so a batch without
+        them runs no statement more; one read of the webhooks per batch otherwise."""
+        repo = self.ports.webhooks
+        hooked = {key[0] for key, usage in self.usage.items() if usage.account.has_webhooks}
+        wanted = [m for m in self.accepted if m.account_id in hooked and not m.internal]
+        if repo is None or not wanted:
+            return
+        hooks = repo.for_accounts(self.conn, {m.account_id for m in wanted})
+        notes = [
+            note
+            for m in wanted
+            for note in notifications_for(hooks, m.account_id, m.message_id, [first_event(m)],
+                                          m.created_at)
+        ]  # fmt: skip
+        repo.add_notifications(self.conn, notes)
 
     def _usage_of(self, account_id: str, region: str) -> _Usage:
         key = (account_id, region)

@@ -32,6 +32,7 @@ from postroom.domain.ports import (
     Tx,
     UnitOfWork,
     UsageRepository,
+    WebhookRepository,
 )
 from postroom.domain.recording import Attempt, OutcomeRecorder
 from postroom.domain.sending import Submission
@@ -52,6 +53,7 @@ class Repositories:
     rate_limits: RateLimitRepository
     tags: TagRepository
     access_requests: AccessRequestRepository
+    webhooks: WebhookRepository
 
 
 def _no_wake() -> None:
@@ -82,11 +84,12 @@ class Core:
     def __post_init__(self) -> None:
         repos = self.repos
         self.admission = Admission(
-            repos.accounts, repos.identities, repos.mail_from, repos.usage, repos.messages
-        )
+            repos.accounts, repos.identities, repos.mail_from, repos.usage, repos.messages,
+            repos.webhooks,
+        )  # fmt: skip
         self.recorder = OutcomeRecorder(
             self.settings, repos.suppression, self.admission, self.reply_rules,
-            self.new_attempt_log,
+            self.new_attempt_log, repos.webhooks,
         )  # fmt: skip
         self.admit_all = self.admission.admit_all
         self.record_outcomes = self.recorder.record_outcomes

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from postroom.domain.events import Event
+from postroom.domain.events import SEND, Event
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,13 @@ class NewMessage:
     created_at: float
     internal: bool = False
     failure: Event | None = None  # ends the message at admission (Rendering Failure)
+
+
+def first_event(message: NewMessage) -> Event:
+    """Send, or the failure that ends the message at admission (a Rendering Failure)."""
+    if message.failure is not None:
+        return message.failure
+    return Event(SEND, message.recipients, message.created_at, {})
 
 
 @dataclass(frozen=True)

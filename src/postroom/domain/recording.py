@@ -21,8 +21,15 @@ from postroom.domain.admission import Admission
 from postroom.domain.callers import Caller
 from postroom.domain.messages import Job
 from postroom.domain.outcomes import Outcome
-from postroom.domain.ports import AttemptLog, ReplyRules, SuppressionRepository, Tx
+from postroom.domain.ports import (
+    AttemptLog,
+    ReplyRules,
+    SuppressionRepository,
+    Tx,
+    WebhookRepository,
+)
 from postroom.domain.sending import SIMULATOR_DOMAIN, Submission, internal_mail
+from postroom.domain.webhooks import Webhook, notifications_for
 from postroom.wire import ids
 
 
@@ -46,6 +53,7 @@ class OutcomeRecorder:
     def __init__(
         self, settings: Settings, suppression: SuppressionRepository, admission: Admission,
         replies: ReplyRules, new_log: Callable[[], AttemptLog],
+        webhooks: WebhookRepository | None = None,
     ) -> None:  # fmt: skip
         self.settings = settings
         self.reporting_mta = settings.helo_name
@@ -53,6 +61,7 @@ class OutcomeRecorder:
         self.admission = admission
         self.replies = replies
         self.new_log = new_log
+        self.webhooks = webhooks
 
     def record(self, conn: Tx, attempt: Attempt) -> None:
         """Events, statistics, mailbox and the queue row, in the caller's transaction."""
@@ -62,12 +71,21 @@ class OutcomeRecorder:
         """Record a group of attempts (a batch of the group commit): one statement per
         table for all of them."""
         writes = self.new_log()
+        hooks = self._webhooks_of(conn, attempts)
         for attempt in attempts:
-            self._plan(conn, attempt, writes)
+            self._plan(conn, attempt, writes, hooks)
         writes.apply(conn)
         return [None] * len(attempts)
 
-    def _plan(self, conn: Tx, attempt: Attempt, writes: AttemptLog) -> None:
+    def _webhooks_of(self, conn: Tx, attempts: Sequence[Attempt]) -> list[Webhook]:
+        """The webhooks of the batch's accounts (one read per batch): their events get
+        outbox rows in this commit. Postroom's own mail publishes nothing."""
+        wanted = {a.job.account_id for a in attempts if not a.record.internal}
+        if self.webhooks is None or not wanted:
+            return []
+        return self.webhooks.for_accounts(conn, wanted)
+
+    def _plan(self, conn: Tx, attempt: Attempt, writes: AttemptLog, hooks: list[Webhook]) -> None:
         job, record, now = attempt.job, attempt.record, attempt.finished
         outcomes = attempt.outcomes
         deferred = [o for o in outcomes if o.kind == "deferred"]
@@ -80,6 +98,10 @@ class OutcomeRecorder:
             deferred = []
         new_events = self._events(record, outcomes, now, attempt.remote_ip)
         writes.add_events(job.message_id, job.account_id, new_events)
+        if hooks and not record.internal:
+            writes.add_notifications(
+                notifications_for(hooks, job.account_id, job.message_id, new_events, now)
+            )
         if not record.internal:
             writes.count(job.account_id, record.region, now, self._counts(job, outcomes))
         delivered = [o.recipient for o in outcomes if o.kind in ("delivered", "complained")]

@@ -39,6 +39,7 @@ def _account(row: Any) -> Account:
         enforcement=row.enforcement,
         paused_by_tenant=False,
         paused_by_operator=bool(row.paused_by_operator),
+        has_webhooks=bool(row.has_webhooks),
     )
 
 
@@ -85,7 +86,7 @@ def insert_key(conn: Connection, account_id: str, sealed_secret: str, now: float
 _REGIONAL = (
     "SELECT a.id, a.name, a.created_at, r.sandbox, r.max_24h, r.max_rate, r.sending_enabled, "
     "r.rate_tokens, r.rate_updated_at, a.enforcement, r.paused_by_tenant, "
-    "r.paused_by_operator, r.region FROM account_regions r JOIN accounts a "
+    "r.paused_by_operator, r.region, a.has_webhooks FROM account_regions r JOIN accounts a "
     "ON a.id = r.account_id WHERE r.account_id = :account_id"
 )
 _GET = Sql(_REGIONAL + " AND r.region = :region")
@@ -110,7 +111,7 @@ _FIRST_USE = Sql(
 def _regional(row: Any) -> Account:
     return Account(
         row[0], row[1], row[2], bool(row[3]), row[4], row[5], bool(row[6]), row[7], row[8],
-        row[9], bool(row[10]), bool(row[11]), row[12],
+        row[9], bool(row[10]), bool(row[11]), row[12], bool(row[13]),
     )  # fmt: skip
 
 

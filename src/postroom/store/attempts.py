@@ -12,7 +12,8 @@ from sqlalchemy.engine import Connection
 
 from postroom.domain.events import Event
 from postroom.domain.quotas import stats_bucket
-from postroom.store import usage
+from postroom.domain.webhooks import Notification
+from postroom.store import usage, webhooks
 from postroom.store.fastsql import Sql
 from postroom.store.messages import INSERT_EVENT, Job, dumps, event_row
 
@@ -57,12 +58,16 @@ class AttemptWrites:
     rescheduled: list[dict[str, Any]] = field(default_factory=list)
     kept: list[dict[str, Any]] = field(default_factory=list)
     stats: dict[tuple[str, str, int], Counter[str]] = field(default_factory=dict)
+    notifications: list[Notification] = field(default_factory=list)  # webhooks' outbox
 
     def add_events(self, message_id: str, account_id: str, new: list[Event]) -> None:
         """Append events; the message's status becomes the latest event's type."""
         self.events.extend(event_row(message_id, account_id, e) for e in new)
         if new:
             self.statuses[message_id] = new[-1].event_type
+
+    def add_notifications(self, notes: list[Notification]) -> None:
+        self.notifications.extend(notes)
 
     def finish(self, job: Job, reply: str) -> None:
         self.finished.append(_finished_row(job, reply))
@@ -109,5 +114,6 @@ class AttemptWrites:
             _SET_STATUS.run_many(
                 conn, [{"message_id": m, "status": s} for m, s in self.statuses.items()]
             )
+        webhooks.add_notifications(conn, self.notifications)
         for (account_id, region, bucket), counts in self.stats.items():
             usage.count_stats(conn, account_id, region, float(bucket), **counts)

@@ -19,6 +19,7 @@ from postroom.domain.events import SEND, Event, MailRecord
 from postroom.domain.messages import HistoryFilter as HistoryFilter  # the core's types
 from postroom.domain.messages import Job as Job
 from postroom.domain.messages import NewMessage as NewMessage
+from postroom.domain.messages import first_event
 from postroom.store.fastsql import Sql, in_query
 from postroom.store.schema import deliveries, events, mailbox, messages
 
@@ -54,15 +55,8 @@ def enqueue_all(conn: Connection, new: list[NewMessage]) -> None:
         _INSERT_DELIVERY.run_many(conn, deliveries)
     INSERT_EVENT.run_many(
         conn,
-        [event_row(m.message_id, m.account_id, _first_event(m)) for m in new],
+        [event_row(m.message_id, m.account_id, first_event(m)) for m in new],
     )  # each message is inserted with status Send (or its failure's type) already
-
-
-def _first_event(message: NewMessage) -> Event:
-    """Send, or the failure that ends the message here (a Rendering Failure)."""
-    if message.failure is not None:
-        return message.failure
-    return Event(SEND, message.recipients, message.created_at, {})
 
 
 def _message_row(message: NewMessage) -> dict[str, Any]:

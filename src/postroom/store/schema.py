@@ -54,6 +54,9 @@ accounts = Table(
     # and the operator's (`accounts pause`); reputation's pause is enforcement SHUTDOWN.
     Column("paused_by_tenant", Boolean, nullable=False, server_default=false()),
     Column("paused_by_operator", Boolean, nullable=False, server_default=false()),
+    # Issue 10: whether the account has a webhook; read with the account on the send path,
+    # so that admission writes outbox rows only for accounts that have one.
+    Column("has_webhooks", Boolean, nullable=False, server_default=false()),
 )
 
 # Issue 9: as on SES, quotas, the sandbox, production access, the sending switch and the
@@ -311,4 +314,52 @@ resource_tags = Table(
     Column("resource_arn", String(512), primary_key=True),
     Column("key", String(128), primary_key=True),
     Column("value", String(256), nullable=False),
+)
+
+# Webhooks (issue 10): an account's endpoints for its events; the secret is sealed.
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("id", String(24), primary_key=True),
+    Column("account_id", String(12), ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("url", Text, nullable=False),
+    Column("event_types", String(200), nullable=False),  # SES eventType values, comma-separated
+    Column("secret_sealed", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+# The events' outbox: one row per event and webhook, written in the commit of the state
+# change that caused the event; the publisher claims due rows with a lease, as the queue.
+webhook_outbox = Table(
+    "webhook_outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("event_id", String(32), nullable=False, unique=True),
+    Column("webhook_id", String(24), nullable=False, index=True),
+    Column("account_id", String(12), nullable=False),
+    Column("message_id", String(64), nullable=False),
+    Column("event_type", String(24), nullable=False),
+    Column("recipients", Text, nullable=False),  # JSON list
+    Column("timestamp", Float, nullable=False),
+    Column("detail", Text, nullable=False),  # JSON: the event's type-specific object
+    Column("state", String(16), nullable=False),  # pending | delivered | failed
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", Float, nullable=False),
+    Column("lease_owner", String(64)),
+    Column("lease_until", Float),
+    Column("created_at", Float, nullable=False),
+)
+Index("ix_webhook_outbox_due", webhook_outbox.c.state, webhook_outbox.c.next_attempt_at)
+
+# Every POST of a notification: when, what came back (status or error), how long it took.
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("outbox_id", Integer, nullable=False, index=True),
+    Column("webhook_id", String(24), nullable=False, index=True),
+    Column("attempted_at", Float, nullable=False),
+    Column("status_code", Integer),
+    Column("error", Text),
+    Column("duration_ms", Integer, nullable=False),
 )

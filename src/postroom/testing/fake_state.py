@@ -16,6 +16,7 @@ from postroom.domain.messages import Job, NewMessage
 from postroom.domain.ports import Tx
 from postroom.domain.production_access import AccessRequest
 from postroom.domain.templates import EmailTemplate
+from postroom.domain.webhooks import Webhook
 
 T = TypeVar("T")
 I = TypeVar("I")  # noqa: E741
@@ -49,6 +50,9 @@ class Memory:
     suppressed_reasons: dict[str, frozenset[str]] = field(default_factory=dict)  # by account
     buckets: dict[str, tuple[float, float]] = field(default_factory=dict)  # tokens, at
     tags: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)  # (account, arn)
+    webhooks: dict[str, Webhook] = field(default_factory=dict)  # by id
+    outbox: dict[int, dict[str, Any]] = field(default_factory=dict)  # by row id
+    webhook_attempts: list[dict[str, Any]] = field(default_factory=list)
 
     def events_of(self, message_id: str) -> list[Event]:
         return [e for m, _a, e in self.events if m == message_id]

@@ -23,6 +23,7 @@ from postroom.domain.events import Event
 from postroom.domain.messages import Job
 from postroom.domain.ports import DnsLookupError
 from postroom.domain.quotas import stats_bucket
+from postroom.domain.webhooks import Notification
 from postroom.testing.fake_accounts import FakeAccessRequests, FakeAccounts
 from postroom.testing.fake_repositories import (
     FakeDkim,
@@ -37,6 +38,7 @@ from postroom.testing.fake_repositories import (
 from postroom.testing.fake_state import FakeUnitOfWork, Memory
 from postroom.testing.fake_tags import FakeTags
 from postroom.testing.fake_templates import FakeTemplates
+from postroom.testing.fake_webhooks import FakeWebhooks
 
 __all__ = ["FakeDns", "FakeSealer", "FakeUnitOfWork", "FakeWorld", "Memory", "fake_core"]
 
@@ -49,6 +51,9 @@ class FakeAttemptLog:
 
     def add_events(self, message_id: str, account_id: str, new: list[Event]) -> None:
         self.changes.append(("events", message_id, account_id, new))
+
+    def add_notifications(self, notes: list[Notification]) -> None:
+        self.changes.append(("notifications", notes))
 
     def finish(self, job: Job, reply: str) -> None:
         self.changes.append(("finish", job, reply))
@@ -88,6 +93,8 @@ class FakeAttemptLog:
                                         recipients, job.attempts + 1, job.created_at)  # fmt: skip
             elif kind == "mailbox":
                 conn.mailbox.append(change[1])
+            elif kind == "notifications":
+                FakeWebhooks().add_notifications(conn, change[1])
             else:
                 conn.stats.setdefault(change[1], Counter()).update(change[2])
 
@@ -152,6 +159,7 @@ def fake_repositories() -> Repositories:
         rate_limits=FakeRateLimits(),
         tags=FakeTags(),
         access_requests=FakeAccessRequests(),
+        webhooks=FakeWebhooks(),
     )
 
 

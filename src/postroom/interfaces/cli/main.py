@@ -219,3 +219,4 @@ from postroom.interfaces.cli import accounts as _accounts  # noqa: E402,F401  re
 from postroom.interfaces.cli import identities as _identities  # noqa: E402,F401  registers it
 from postroom.interfaces.cli import serve as _serve  # noqa: E402,F401  registers `serve`
 from postroom.interfaces.cli import suppression as _suppression  # noqa: E402,F401
+from postroom.interfaces.cli import webhooks as _webhooks  # noqa: E402,F401

@@ -99,6 +99,9 @@ async def run_server(settings: Settings, plan: NodePlan | None = None) -> None:
     background = []
     if worker is not None:
         background.append(asyncio.create_task(worker.run(), name="delivery"))
+        # Webhook notifications are published by every worker process and node, sharing
+        # the outbox through leases (issue 10).
+        background.append(asyncio.create_task(services.publisher().run(), name="webhooks"))
     if worker is not None and plan.periodic:  # once per serve, however many worker processes
         background += [
             asyncio.create_task(check_domains_periodically(services), name="domains"),
@@ -182,6 +185,9 @@ def serve(
     ] = None,
     retry_initial: Annotated[float | None, typer.Option(help="First retry delay, s.")] = None,
     retry_max_age: Annotated[float | None, typer.Option(help="Give-up age, s.")] = None,
+    webhook_retry_initial: Annotated[
+        float | None, typer.Option(help="First webhook retry delay, s (default 30).")
+    ] = None,
     public_url: Annotated[str | None, typer.Option(help="Base URL of links.")] = None,
     allowed_hosts: Annotated[
         str | None,
@@ -269,6 +275,7 @@ def serve(
             outbound_port=outbound_port,
             retry_initial=retry_initial,
             retry_max_age=retry_max_age,
+            webhook_retry_initial=webhook_retry_initial,
             http_max_connections=http_max_connections,
             http_header_timeout=http_header_timeout,
             http_body_timeout=http_body_timeout,
