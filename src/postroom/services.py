@@ -28,6 +28,7 @@ from postroom.secrets import SecretBox, open_secret_box
 from postroom.store import (
     access_requests,
     accounts,
+    configuration_sets,
     dkim,
     files,
     identities,
@@ -54,6 +55,7 @@ STORE = Repositories(
     usage=usage,
     messages=messages,
     templates=templates,
+    configuration_sets=configuration_sets,
     suppression=suppression,
     reputation=reputation,
     rate_limits=rate_limits,
@@ -62,7 +64,9 @@ STORE = Repositories(
 )
 """The store modules as the core's repositories."""
 
-STORE_ADMISSION = Admission(accounts, identities, mail_from, usage, messages)
+STORE_ADMISSION = Admission(
+    accounts, identities, mail_from, usage, messages, configuration_sets
+)
 """Admission over the store (tests and tools that queue mail in their own transaction)."""
 
 

@@ -17,6 +17,7 @@ from postroom.domain.ports import (
     AccessRequestRepository,
     AccountRepository,
     AttemptLog,
+    ConfigurationSetRepository,
     DkimRepository,
     Dns,
     IdentityRepository,
@@ -47,6 +48,7 @@ class Repositories:
     usage: UsageRepository
     messages: MessageRepository
     templates: TemplateRepository
+    configuration_sets: ConfigurationSetRepository
     suppression: SuppressionRepository
     reputation: ReputationRepository
     rate_limits: RateLimitRepository
@@ -82,8 +84,9 @@ class Core:
     def __post_init__(self) -> None:
         repos = self.repos
         self.admission = Admission(
-            repos.accounts, repos.identities, repos.mail_from, repos.usage, repos.messages
-        )
+            repos.accounts, repos.identities, repos.mail_from, repos.usage, repos.messages,
+            repos.configuration_sets,
+        )  # fmt: skip
         self.recorder = OutcomeRecorder(
             self.settings, repos.suppression, self.admission, self.reply_rules,
             self.new_attempt_log,

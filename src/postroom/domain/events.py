@@ -54,6 +54,9 @@ class MailRecord:
     created_at: float
     tags: dict[str, list[str]]
     internal: bool = False  # Postroom's own mail (verification): not the account's sending
+    configuration_set: str | None = None  # issue 10: see NewMessage
+    require_tls: bool = False
+    suppressed_reasons: frozenset[str] | None = None
 
 
 def delivery(

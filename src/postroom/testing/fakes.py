@@ -24,6 +24,7 @@ from postroom.domain.messages import Job
 from postroom.domain.ports import DnsLookupError
 from postroom.domain.quotas import stats_bucket
 from postroom.testing.fake_accounts import FakeAccessRequests, FakeAccounts
+from postroom.testing.fake_configuration_sets import FakeConfigurationSets
 from postroom.testing.fake_repositories import (
     FakeDkim,
     FakeIdentities,
@@ -147,6 +148,7 @@ def fake_repositories() -> Repositories:
         usage=FakeUsage(),
         messages=FakeMessages(),
         templates=FakeTemplates(),
+        configuration_sets=FakeConfigurationSets(),
         suppression=FakeSuppression(),
         reputation=FakeReputation(),
         rate_limits=FakeRateLimits(),
