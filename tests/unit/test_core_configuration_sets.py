@@ -15,6 +15,7 @@ from postroom.delivery.outcomes import classify
 from postroom.domain import configuration_sets as sets
 from postroom.domain.callers import Caller
 from postroom.domain.configuration_sets import ConfigurationSet
+from postroom.domain.events import event_json
 from postroom.domain.outcomes import Outcome
 from postroom.domain.recording import Attempt
 from postroom.domain.use_cases import configuration_sets as use_cases
@@ -203,3 +204,19 @@ async def test_the_sets_suppressed_reasons_replace_the_accounts() -> None:
     await world.uow.write_batched(world.core.record_outcomes, attempt)
     found = {a: e["reason"] for (_, a), e in world.memory.suppressed.items()}
     assert found == {"angry@example.org": "COMPLAINT"}  # the bounce is not listed
+
+
+async def test_events_show_the_automatic_tags_and_who_sent() -> None:
+    world = fake_core()
+    caller = dataclasses.replace(await _sender(world), source_ip="203.0.113.9")
+    await use_cases.create_configuration_set(world.core, caller, new("cs"))
+    message_id = await _send(world, caller, "cs")
+    loaded = world.core.repos.messages.load_record(world.memory, message_id)
+    assert loaded is not None
+    mail_json = event_json(loaded[0], world.memory.events_of(message_id)[0])["mail"]
+    assert mail_json["tags"] == {
+        "ses:operation": ["SendEmail"], "ses:source-ip": ["203.0.113.9"],
+        "ses:from-domain": ["example.com"], "ses:caller-identity": ["AKIATEST"],
+        "ses:configuration-set": ["cs"],
+    }  # fmt: skip
+    assert (mail_json["sourceIp"], mail_json["callerIdentity"]) == ("203.0.113.9", "AKIATEST")
