@@ -29,6 +29,7 @@ from postroom.secrets import SecretBox, open_secret_box
 from postroom.store import (
     access_requests,
     accounts,
+    configuration_sets,
     dkim,
     files,
     identities,
@@ -56,6 +57,7 @@ STORE = Repositories(
     usage=usage,
     messages=messages,
     templates=templates,
+    configuration_sets=configuration_sets,
     suppression=suppression,
     reputation=reputation,
     rate_limits=rate_limits,
@@ -65,7 +67,9 @@ STORE = Repositories(
 )
 """The store modules as the core's repositories."""
 
-STORE_ADMISSION = Admission(accounts, identities, mail_from, usage, messages, webhooks)
+STORE_ADMISSION = Admission(
+    accounts, identities, mail_from, usage, messages, configuration_sets, webhooks
+)
 """Admission over the store (tests and tools that queue mail in their own transaction)."""
 
 

@@ -139,8 +139,9 @@ def test_list_and_attribute_operations_refuse_bad_parameters(client: Any) -> Non
      "CreateReceiptFilter"),
     ("send_custom_verification_email",
      {"EmailAddress": "to@example.com", "TemplateName": "t"}, "SendCustomVerificationEmail"),
-    ("create_configuration_set", {"ConfigurationSet": {"Name": "cs"}},
-     "CreateConfigurationSet"),
+    ("delete_configuration_set_event_destination",
+     {"ConfigurationSetName": "cs", "EventDestinationName": "d"},
+     "DeleteConfigurationSetEventDestination"),
     ("list_receipt_rule_sets", {}, "ListReceiptRuleSets"),
 ])
 def test_unsupported_operations_are_named_in_a_client_error(

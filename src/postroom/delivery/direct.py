@@ -67,27 +67,30 @@ class DirectTransport:
         self.hosts = HostSlots(settings.per_host_concurrency)
 
     async def __call__(
-        self, mail_from: str, recipients: Sequence[str], data: bytes
+        self, mail_from: str, recipients: Sequence[str], data: bytes, *, require_tls: bool = False
     ) -> TransportResult:
         domain = recipients[0].rpartition("@")[2]
         route = await self.router.route(domain)
         if isinstance(route, RouteFailure):
             return _failed(recipients, domain, route.code, route.enhanced, route.text)
-        return await self._deliver(route, mail_from, recipients, data)
+        return await self._deliver(route, mail_from, recipients, data, require_tls)
 
     async def _deliver(
-        self, route: Route, mail_from: str, recipients: Sequence[str], data: bytes
-    ) -> TransportResult:
+        self, route: Route, mail_from: str, recipients: Sequence[str], data: bytes,
+        require_tls: bool = False,
+    ) -> TransportResult:  # fmt: skip
         policy = await self.sts.policy(route.domain) if self.sts is not None else None
         enforce = policy is not None and policy.mode == "enforce"
         hosts = [h for h in route.hosts if policy is None or not enforce or policy.allows(h.name)]
         if not hosts:  # RFC 8461 section 4.2: no MX host fits the policy: do not deliver
             text = f"MTA-STS policy of {route.domain} names none of its MX hosts"
             return _failed(recipients, route.domain, 451, "4.7.5", text)
-        # Per-domain policy "require" defers rather than send in the clear (Postfix's
-        # `encrypt` level); MTA-STS enforce also checks the MX's certificate; the default
-        # is opportunistic (RFC 7435).
-        required = enforce or self.settings.tls_policy.get(route.domain) == "require"
+        # Per-domain policy "require" and a configuration set's TlsPolicy REQUIRE defer
+        # rather than send in the clear (Postfix's `encrypt` level); MTA-STS enforce also
+        # checks the MX's certificate; the default is opportunistic (RFC 7435).
+        required = (
+            enforce or require_tls or self.settings.tls_policy.get(route.domain) == "require"
+        )
         starttls: Literal["require", "opportunistic"] = "require" if required else "opportunistic"
         last: TransportResult | None = None
         for host in hosts:

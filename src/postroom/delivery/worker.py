@@ -11,9 +11,10 @@ import contextlib
 import logging
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from functools import partial
+from typing import Protocol
 
 from sqlalchemy.engine import Connection
 
@@ -44,7 +45,18 @@ from postroom.store import suppression
 from postroom.store.database import Database
 
 log = logging.getLogger(__name__)
-Transport = Callable[[str, Sequence[str], bytes], Awaitable[TransportResult]]
+
+
+class Transport(Protocol):
+    """Relay or direct delivery of one message to recipients of one domain. `require_tls`
+    (a configuration set's TlsPolicy REQUIRE, issue 10): never send it in clear; a peer
+    without STARTTLS defers it, as a per-domain `require` policy does."""
+
+    async def __call__(
+        self, mail_from: str, recipients: Sequence[str], data: bytes, *, require_tls: bool = False
+    ) -> TransportResult: ...
+
+
 # The core's `record_outcomes` (domain/recording.py), run as a batch of the group commit.
 RecordOutcomes = Callable[[Connection, list[Attempt]], Sequence[None]]
 Blocked = set[tuple[str, str]]  # (account id, lower-cased address) on a suppression list
@@ -122,8 +134,14 @@ def relay_transport(settings: Settings) -> Transport:
     # The smarthost's connections, reused across messages: as many as deliveries at once.
     sessions = SessionPool(per_server=settings.workers)
 
-    async def send(mail_from: str, recipients: Sequence[str], data: bytes) -> TransportResult:
-        return await relay_message(config, mail_from, recipients, data, sessions)
+    # A configuration set with TlsPolicy REQUIRE: STARTTLS or nothing (implicit TLS is TLS).
+    required = config if config.implicit_tls else replace(config, starttls="require")
+
+    async def send(
+        mail_from: str, recipients: Sequence[str], data: bytes, *, require_tls: bool = False
+    ) -> TransportResult:
+        chosen = required if require_tls else config
+        return await relay_message(chosen, mail_from, recipients, data, sessions)
 
     return send
 
@@ -358,7 +376,9 @@ class DeliveryWorker:
             if self.signer is not None:  # DKIM: signed as it leaves, with the current key
                 data = self.signer.sign(data, prepared.signing)
             sender = self._mail_from(record, envelope_from, prepared.mail_from_domain)
-            result = await self.transport(sender, recipients, data)
+            result = await self.transport(
+                sender, recipients, data, require_tls=record.require_tls
+            )
             remote_ip = result.remote_ip
             outcomes += [
                 classify(r.recipient, r.code, r.enhanced, r.text) for r in result.recipients

@@ -17,14 +17,17 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from postroom.domain import configuration_sets as sets
 from postroom.domain import identities as rules
 from postroom.domain import mail_from_rules, quotas
 from postroom.domain.accounts import Account
 from postroom.domain.callers import Caller
+from postroom.domain.configuration_sets import ConfigurationSet
 from postroom.domain.identities import MailFrom
 from postroom.domain.messages import NewMessage, first_event
 from postroom.domain.ports import (
     AccountRepository,
+    ConfigurationSetRepository,
     IdentityRepository,
     MailFromRepository,
     MessageRepository,
@@ -47,6 +50,7 @@ class Admission:
     mail_from: MailFromRepository
     usage: UsageRepository
     messages: MessageRepository
+    configuration_sets: ConfigurationSetRepository
     webhooks: WebhookRepository | None = None  # None: no outbox rows (tools, old tests)
 
     def admit(self, conn: Tx, submission: Submission) -> str:
@@ -87,7 +91,9 @@ class _Admission:
         self.ports = ports
         self.conn = conn
         self.usage: dict[tuple[str, str], _Usage] = {}  # by (account, region)
-        self.verified: dict[tuple[str, str, str], bool] = {}  # (account, region, identity)
+        # (account, region, identity) -> verified?, its default configuration set
+        self.verified: dict[tuple[str, str, str], tuple[bool, str | None]] = {}
+        self.sets: dict[tuple[str, str, str], ConfigurationSet | None] = {}
         self.mail_from: dict[tuple[str, str, tuple[str, ...]], MailFrom | None] = {}
         self.accepted: list[NewMessage] = []
 
@@ -96,10 +102,16 @@ class _Admission:
         caller, now = submission.caller, submission.created_at
         usage = self._usage_of(caller.account_id, caller.region)
         account = usage.account
+        chosen: ConfigurationSet | None = None
         if not submission.internal:
             if not account.sending_enabled:
                 raise _paused(account)
+            if submission.configuration_set:
+                chosen = self._configuration_set(caller, submission.configuration_set)
             self._check_verified(caller, submission.senders)
+            chosen = chosen or self._default_set(caller, submission.senders[0])
+            if chosen is not None and not chosen.sending_enabled:
+                raise sets.sending_paused(chosen.name)
             self._check_mail_from(caller, submission.senders[0])
             if account.sandbox:
                 self._check_verified(
@@ -119,7 +131,7 @@ class _Admission:
             if daily:
                 usage.sent_24h = (usage.sent_24h or 0) + daily
                 usage.charged[quotas.minute_of(now)] += daily
-        self.accepted.append(_new_message(submission, account.id))
+        self.accepted.append(_new_message(submission, account.id, chosen))
 
     def write(self) -> None:
         for (account_id, region), usage in self.usage.items():
@@ -164,15 +176,39 @@ class _Admission:
         where = (caller.account_id, caller.region)
         unknown = {c for cs in candidates.values() for c in cs if (*where, c) not in self.verified}
         if unknown:
-            found = self.ports.identities.verified_among(self.conn, *where, unknown)
-            self.verified.update({(*where, c): c in found for c in unknown})
+            found = self.ports.identities.verified_with_sets(self.conn, *where, unknown)
+            self.verified.update({(*where, c): (c in found, found.get(c)) for c in unknown})
         failing = [
             a
             for a in addresses
-            if not any(self.verified[(*where, c)] for c in candidates[a.addr_spec])
+            if not any(self.verified[(*where, c)][0] for c in candidates[a.addr_spec])
         ]
         if failing:
             raise _not_verified(failing, caller.region)
+
+    def _configuration_set(self, caller: Caller, name: str) -> ConfigurationSet:
+        """The set of that name, read once per batch (ConfigurationSetDoesNotExist)."""
+        key = (caller.account_id, caller.region, name)
+        if key not in self.sets:
+            found = None
+            if sets.valid_name(name):
+                found = self.ports.configuration_sets.get(self.conn, *key)
+            self.sets[key] = found
+        found = self.sets[key]
+        if found is None:
+            raise sets.does_not_exist(name)
+        return found
+
+    def _default_set(self, caller: Caller, source: Address) -> ConfigurationSet | None:
+        """The default set of the most specific verified identity that has one (an
+        address's overrides its domain's, SES DG). A default set since deleted fails the
+        send, as on SES."""
+        where = (caller.account_id, caller.region)
+        for candidate in rules.covering_identities(source.local, source.domain):
+            verified, name = self.verified.get((*where, candidate), (False, None))
+            if verified and name:
+                return self._configuration_set(caller, name)
+        return None
 
     def _check_mail_from(self, caller: Caller, source: Address) -> None:
         """BehaviorOnMXFailure=RejectMessage: no send while the MAIL FROM MX is not seen."""
@@ -205,7 +241,12 @@ def _not_verified(addresses: Sequence[Address], region: str) -> MessageRejected:
     )
 
 
-def _new_message(submission: Submission, account_id: str) -> NewMessage:
+def _new_message(
+    submission: Submission, account_id: str, chosen: ConfigurationSet | None
+) -> NewMessage:
+    tags = submission.tags
+    if chosen is not None:  # SES's automatic tag (ses-spec.md 8.2)
+        tags = {**tags, "ses:configuration-set": [chosen.name]}
     return NewMessage(
         message_id=submission.message_id,
         account_id=account_id,
@@ -216,8 +257,11 @@ def _new_message(submission: Submission, account_id: str) -> NewMessage:
         recipients=[a.addr_spec for a in submission.recipients],
         subject=submission.subject,
         raw=submission.raw,
-        tags=submission.tags,
+        tags=tags,
         created_at=submission.created_at,
         internal=submission.internal,
         failure=submission.failure,
+        configuration_set=chosen.name if chosen is not None else None,
+        require_tls=chosen is not None and chosen.tls_policy == "REQUIRE",
+        suppressed_reasons=chosen.suppressed_reasons if chosen is not None else None,
     )

@@ -17,6 +17,7 @@ from postroom.domain.ports import (
     AccessRequestRepository,
     AccountRepository,
     AttemptLog,
+    ConfigurationSetRepository,
     DkimRepository,
     Dns,
     IdentityRepository,
@@ -48,6 +49,7 @@ class Repositories:
     usage: UsageRepository
     messages: MessageRepository
     templates: TemplateRepository
+    configuration_sets: ConfigurationSetRepository
     suppression: SuppressionRepository
     reputation: ReputationRepository
     rate_limits: RateLimitRepository
@@ -85,7 +87,7 @@ class Core:
         repos = self.repos
         self.admission = Admission(
             repos.accounts, repos.identities, repos.mail_from, repos.usage, repos.messages,
-            repos.webhooks,
+            repos.configuration_sets, repos.webhooks,
         )  # fmt: skip
         self.recorder = OutcomeRecorder(
             self.settings, repos.suppression, self.admission, self.reply_rules,

@@ -54,6 +54,9 @@ class MailRecord:
     created_at: float
     tags: dict[str, list[str]]
     internal: bool = False  # Postroom's own mail (verification): not the account's sending
+    configuration_set: str | None = None  # issue 10: see NewMessage
+    require_tls: bool = False
+    suppressed_reasons: frozenset[str] | None = None
 
 
 def delivery(
@@ -172,10 +175,17 @@ def mail_object(record: MailRecord) -> dict[str, Any]:
         common["messageId"] = str(parsed["Message-ID"])
     common["subject"] = str(parsed.get("Subject", ""))
     source_domain = record.source.rpartition("@")[2]
-    return {
+    shown: dict[str, Any] = {
         "timestamp": iso_millis(record.created_at),
         "source": record.source,
         "sourceArn": f"arn:aws:ses:{record.region}:{record.account_id}:identity/{source_domain}",
+    }
+    # SES's mail object names who sent it, from the automatic tags (ses-spec.md 8.1, 8.2).
+    for key, tag in (("sourceIp", "ses:source-ip"), ("callerIdentity", "ses:caller-identity")):
+        if record.tags.get(tag):
+            shown[key] = record.tags[tag][0]
+    return {
+        **shown,
         "sendingAccountId": record.account_id,
         "messageId": record.message_id,
         "destination": record.destinations,

@@ -36,6 +36,7 @@ class Identity:
     verified_at: float | None
     last_checked_at: float | None
     feedback_forwarding: bool = True  # SES v2 FeedbackForwardingStatus
+    configuration_set: str | None = None  # the default configuration set (issue 10)
 
 
 @dataclass(frozen=True)

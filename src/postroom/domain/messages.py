@@ -23,6 +23,11 @@ class NewMessage:
     created_at: float
     internal: bool = False
     failure: Event | None = None  # ends the message at admission (Rendering Failure)
+    # Issue 10: the configuration set it was sent with, and what delivery and outcome
+    # recording need of it (as it was when the message was accepted).
+    configuration_set: str | None = None
+    require_tls: bool = False
+    suppressed_reasons: frozenset[str] | None = None  # None: the account's
 
 
 def first_event(message: NewMessage) -> Event:

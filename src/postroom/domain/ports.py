@@ -18,6 +18,7 @@ from typing import Any, Protocol, TypeVar
 
 from postroom.clock import Clock as Clock  # the clock port
 from postroom.domain.accounts import Account
+from postroom.domain.configuration_sets import ConfigurationSet
 from postroom.domain.dkim import DkimKey
 from postroom.domain.events import Event, MailRecord
 from postroom.domain.identities import DkimDomain, Identity, MailFrom
@@ -101,6 +102,12 @@ class IdentityRepository(Protocol):
     def set_feedback_forwarding(
         self, conn: Tx, account_id: str, region: str, identity: str, on: bool
     ) -> None: ...
+    def set_configuration_set(
+        self, conn: Tx, account_id: str, region: str, identity: str, name: str | None
+    ) -> None: ...
+    def verified_with_sets(
+        self, conn: Tx, account_id: str, region: str, names: Iterable[str]
+    ) -> dict[str, str | None]: ...
 
 
 class MailFromRepository(Protocol):
@@ -197,6 +204,19 @@ class TemplateRepository(Protocol):
     def list_after(
         self, conn: Tx, account_id: str, region: str, after: str | None, limit: int
     ) -> list[tuple[str, float]]: ...
+
+
+class ConfigurationSetRepository(Protocol):
+    """Configuration sets (SES v1 and v2), per account and region, by name."""
+
+    def get(self, conn: Tx, account_id: str, region: str, name: str) -> ConfigurationSet | None: ...
+    def insert(self, conn: Tx, account_id: str, region: str, found: ConfigurationSet) -> bool: ...
+    def replace(self, conn: Tx, account_id: str, region: str, found: ConfigurationSet) -> bool: ...
+    def remove(self, conn: Tx, account_id: str, region: str, name: str) -> bool: ...
+    def count(self, conn: Tx, account_id: str, region: str) -> int: ...
+    def list_after(
+        self, conn: Tx, account_id: str, region: str, after: str | None, limit: int
+    ) -> list[str]: ...
 
 
 class SuppressionRepository(Protocol):

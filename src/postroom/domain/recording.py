@@ -111,7 +111,7 @@ class OutcomeRecorder:
                 if reply is not None:
                     self.admission.admit(conn, reply)
         if job.domain != SIMULATOR_DOMAIN:
-            self._suppress(conn, job, outcomes, now)
+            self._suppress(conn, job, record.suppressed_reasons, outcomes, now)
         if attempt.captured and delivered:
             writes.keep_in_mailbox(job, delivered, now, attempt.dkim_signature)
         last_reply = outcomes[-1].reply if outcomes else ""
@@ -120,16 +120,23 @@ class OutcomeRecorder:
         else:
             writes.finish(job, last_reply)
 
-    def _suppress(self, conn: Tx, job: Job, outcomes: list[Outcome], now: float) -> None:
+    def _suppress(
+        self, conn: Tx, job: Job, override: frozenset[str] | None, outcomes: list[Outcome],
+        now: float,
+    ) -> None:  # fmt: skip
         """Hard bounces (not policy blocks) and complaints join the account's list, for the
         reasons the account enabled (SES v2 PutAccountSuppressionAttributes: "the reasons
         that email addresses will be automatically added to the suppression list"). The
         reasons govern additions only: entries already listed stay, and mail to them keeps
-        bouncing (OnAccountSuppressionList, the delivery worker's check) until removed."""
+        bouncing (OnAccountSuppressionList, the delivery worker's check) until removed.
+        A configuration set's SuppressedReasons, when it has its own, replace the
+        account's for the messages sent with it (`override`, kept on the message)."""
         wanted = [(o.recipient, r) for o in outcomes if (r := suppression_reason(o))]
         if not wanted:
             return
-        enabled = self.suppression.reasons_of(conn, job.account_id)
+        enabled = override
+        if enabled is None:
+            enabled = self.suppression.reasons_of(conn, job.account_id)
         for recipient, reason in wanted:
             if reason in enabled:
                 self.suppression.add(conn, job.account_id, recipient, reason, now, job.message_id)

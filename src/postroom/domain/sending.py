@@ -15,7 +15,6 @@ from postroom.domain.callers import Caller as Caller  # (was defined here)
 from postroom.domain.events import Event
 from postroom.domain.requests import Arns, SendEmail, SendRawEmail, Tag
 from postroom.errors import (
-    ClientError,
     InvalidParameterValue,
 )
 from postroom.wire import ids
@@ -43,6 +42,7 @@ class Submission:
     tags: dict[str, list[str]] = field(default_factory=dict)
     internal: bool = False
     failure: Event | None = None  # a Rendering Failure: admitted, never delivered
+    configuration_set: str | None = None  # as named by the call; admission resolves it
 
 
 def internal_mail(
@@ -101,16 +101,9 @@ def _check_recipient_count(recipients: Sequence[Address]) -> None:
         raise InvalidParameterValue("Invalid email address .")
 
 
-def _check_unsupported(
-    caller: Caller, configuration_set: str | None, arns: Sequence[str | None]
-) -> None:
-    """No configuration sets exist yet; ARNs may name only the caller's own identities
-    (sending authorization for other accounts comes with its own issue)."""
-    if configuration_set:
-        raise ClientError(
-            f"Configuration set <{configuration_set}> does not exist.",
-            code="ConfigurationSetDoesNotExist",
-        )
+def _check_arns(caller: Caller, arns: Sequence[str | None]) -> None:
+    """ARNs may name only the caller's own identities (sending authorization for other
+    accounts comes with its own issue). Configuration sets are checked at admission."""
     for arn in arns:
         if not arn:
             continue
@@ -154,7 +147,7 @@ def message_tags(
 
 def prepare_send_email(caller: Caller, request: SendEmail, now: float) -> Submission:
     """SendEmail (ses-spec.md 4.1): validate, build the MIME message."""
-    _check_unsupported(caller, request.configuration_set, _arns(request.arns))
+    _check_arns(caller, _arns(request.arns))
     source = parse_address(request.source)
     to = parse_address_list(request.to)
     cc = parse_address_list(request.cc)
@@ -193,23 +186,20 @@ def prepare_send_email(caller: Caller, request: SendEmail, now: float) -> Submis
         raw=raw,
         created_at=now,
         tags=message_tags(caller, "SendEmail", source, request.tags),
+        configuration_set=request.configuration_set or None,
     )
 
 
 def prepare_send_raw_email(caller: Caller, request: SendRawEmail, now: float) -> Submission:
     """SendRawEmail: Destinations override the headers; Message-ID and Date are replaced."""
-    _check_unsupported(caller, request.configuration_set, _arns(request.arns))
+    _check_arns(caller, _arns(request.arns))
     data = request.data
     check_message_size(len(base64.b64encode(data)), request.max_size)
     message_id = ids.message_id(caller.region, now)
     prepared = prepare_raw_message(
         data, message_id=message_id, mail_domain=ids.mail_domain(caller.region), date=now
     )
-    _check_unsupported(
-        caller,
-        prepared.configuration_set,
-        (prepared.source_arn, prepared.from_arn, prepared.return_path_arn),
-    )
+    _check_arns(caller, (prepared.source_arn, prepared.from_arn, prepared.return_path_arn))
     if request.source:
         source = parse_address(request.source)
     elif prepared.from_:
@@ -238,6 +228,8 @@ def prepare_send_raw_email(caller: Caller, request: SendRawEmail, now: float) ->
         raw=prepared.data,
         created_at=now,
         tags=message_tags(caller, request.operation, source, custom),
+        # The call's ConfigurationSetName, else the X-SES-CONFIGURATION-SET header.
+        configuration_set=request.configuration_set or prepared.configuration_set or None,
     )
 
 

@@ -25,6 +25,7 @@ def _identity(row: Any) -> Identity:
         verified_at=row.verified_at,
         last_checked_at=row.last_checked_at,
         feedback_forwarding=bool(row.feedback_forwarding),
+        configuration_set=row.configuration_set,
     )
 
 
@@ -106,6 +107,25 @@ def verified_among(
     return {row[0] for row in sql.rows(conn, params)}
 
 
+_VERIFIED_WITH_SETS = (
+    "SELECT identity, configuration_set FROM identities WHERE account_id = :account_id "
+    f"AND region = :region AND status = '{SUCCESS}' AND identity IN {{in}}"
+)
+
+
+def verified_with_sets(
+    conn: Connection, account_id: str, region: str, names: Iterable[str]
+) -> dict[str, str | None]:
+    """The verified identities among `names`, each with its default configuration set:
+    the send path's one statement for both (issue 10)."""
+    wanted = list(set(names))
+    if not wanted:
+        return {}
+    sql, params = in_query(_VERIFIED_WITH_SETS, "n", wanted)
+    params.update(account_id=account_id, region=region)
+    return {row[0]: row[1] for row in sql.rows(conn, params)}
+
+
 def remove(conn: Connection, account_id: str, region: str, identity: str) -> None:
     conn.execute(
         delete(identities).where(*_where(account_id, region), identities.c.identity == identity)
@@ -145,4 +165,14 @@ def set_feedback_forwarding(
         update(identities)
         .where(*_where(account_id, region), identities.c.identity == identity)
         .values(feedback_forwarding=on)
+    )
+
+
+def set_configuration_set(
+    conn: Connection, account_id: str, region: str, identity: str, name: str | None
+) -> None:
+    conn.execute(
+        update(identities)
+        .where(*_where(account_id, region), identities.c.identity == identity)
+        .values(configuration_set=name)
     )

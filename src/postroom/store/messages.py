@@ -25,9 +25,10 @@ from postroom.store.schema import deliveries, events, mailbox, messages
 
 _INSERT_MESSAGE = Sql(
     "INSERT INTO messages (id, account_id, region, operation, source, envelope_from, "
-    "destinations, subject, tags, raw, created_at, status, internal) VALUES (:id, "
-    ":account_id, :region, :operation, :source, :envelope_from, :destinations, :subject, "
-    ":tags, :raw, :created_at, :status, :internal)"
+    "destinations, subject, tags, raw, created_at, status, internal, configuration_set, "
+    "require_tls, suppressed_reasons) VALUES (:id, :account_id, :region, :operation, "
+    ":source, :envelope_from, :destinations, :subject, :tags, :raw, :created_at, :status, "
+    ":internal, :configuration_set, :require_tls, :suppressed_reasons)"
 )
 _INSERT_DELIVERY = Sql(
     "INSERT INTO deliveries (message_id, account_id, domain, recipients, state, attempts, "
@@ -74,6 +75,11 @@ def _message_row(message: NewMessage) -> dict[str, Any]:
         "created_at": message.created_at,
         "status": message.failure.event_type if message.failure else SEND,
         "internal": message.internal,
+        "configuration_set": message.configuration_set,
+        "require_tls": message.require_tls,
+        "suppressed_reasons": None
+        if message.suppressed_reasons is None
+        else ",".join(sorted(message.suppressed_reasons)),
     }
 
 
@@ -166,7 +172,14 @@ def _record(row: Any) -> MailRecord:
         created_at=row.created_at,
         tags=json.loads(row.tags),
         internal=bool(row.internal),
+        configuration_set=row.configuration_set,
+        require_tls=bool(row.require_tls),
+        suppressed_reasons=_reasons(row.suppressed_reasons),
     )
+
+
+def _reasons(text: str | None) -> frozenset[str] | None:
+    return None if text is None else frozenset(r for r in text.split(",") if r)
 
 
 def load_records(

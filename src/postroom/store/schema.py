@@ -122,6 +122,9 @@ identities = Table(
     Column("last_checked_at", Float),
     # Issue 9: SES v2 FeedbackForwardingStatus (v1 SetIdentityFeedbackForwardingEnabled).
     Column("feedback_forwarding", Boolean, nullable=False, server_default=true()),
+    # Issue 10: the identity's default configuration set (v2 PutEmailIdentityConfiguration-
+    # SetAttributes); a send from it without ConfigurationSetName uses this one.
+    Column("configuration_set", String(64)),
     UniqueConstraint("account_id", "region", "identity", name="uq_identity"),
 )
 Index("ix_identities_token", identities.c.token)
@@ -142,6 +145,12 @@ messages = Table(
     Column("created_at", Float, nullable=False),
     Column("status", String(24), nullable=False),  # summary: Queued, Delivered, Bounced, ...
     Column("internal", Boolean, nullable=False, default=False),  # verification mails etc.
+    # Issue 10: the configuration set the message was sent with, and what delivery and
+    # outcome recording need of it, as it was when the message was accepted: TLS REQUIRE,
+    # and the set's suppressed reasons (NULL: the account's; comma-separated).
+    Column("configuration_set", String(64)),
+    Column("require_tls", Boolean, nullable=False, server_default=false()),
+    Column("suppressed_reasons", String(32)),
 )
 Index("ix_messages_account_time", messages.c.account_id, messages.c.created_at)
 
@@ -303,6 +312,26 @@ templates = Table(
     Column("html", Text),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
+)
+
+# Configuration sets (issue 10), per account and region as in SES. Tracking: NULL no
+# tracking options, '' tracking options without a custom redirect domain.
+configuration_sets = Table(
+    "configuration_sets",
+    metadata,
+    Column("account_id", String(12), primary_key=True),
+    Column("region", String(32), primary_key=True),
+    Column("name", String(64), primary_key=True),
+    Column("created_at", Float, nullable=False),
+    Column("sending_enabled", Boolean, nullable=False),
+    Column("tls_policy", String(16), nullable=False),  # REQUIRE | OPTIONAL
+    Column("sending_pool", String(64)),  # stored, not acted on
+    Column("max_delivery_seconds", Integer),  # stored, not acted on
+    Column("reputation_metrics", Boolean, nullable=False),
+    Column("last_fresh_start", Float),
+    Column("suppressed_reasons", String(32)),  # NULL: the account's; else comma-separated
+    Column("tracking_domain", String(255)),
+    Column("https_policy", String(24)),
 )
 
 # Tags on resources (issue 9, SES v2 TagResource): identities, templates, later

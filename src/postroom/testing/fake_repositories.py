@@ -60,6 +60,22 @@ class FakeIdentities:
         return {i.identity for i in self.get_many(conn, account_id, region, set(names))
                 if i.status == SUCCESS}  # fmt: skip
 
+    def verified_with_sets(
+        self, conn: Memory, account_id: str, region: str, names: Iterable[str]
+    ) -> dict[str, str | None]:
+        return {i.identity: i.configuration_set
+                for i in self.get_many(conn, account_id, region, set(names))
+                if i.status == SUCCESS}  # fmt: skip
+
+    def set_configuration_set(
+        self, conn: Memory, account_id: str, region: str, identity: str, name: str | None
+    ) -> None:
+        where = (account_id, region, identity)
+        if where in conn.identities:
+            conn.identities[where] = dataclasses.replace(
+                conn.identities[where], configuration_set=name
+            )
+
     def remove(self, conn: Memory, account_id: str, region: str, identity: str) -> None:
         conn.identities.pop((account_id, region, identity), None)
 
@@ -230,7 +246,8 @@ class FakeMessages:
         if m is None:
             return None
         record = MailRecord(m.message_id, m.account_id, m.region, m.source, m.recipients, m.raw,
-                            m.created_at, m.tags, m.internal)  # fmt: skip
+                            m.created_at, m.tags, m.internal, m.configuration_set,
+                            m.require_tls, m.suppressed_reasons)  # fmt: skip
         return record, m.envelope_from
 
     def events_of(self, conn: Memory, message_id: str) -> list[Event]:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from postroom.domain.accounts import Account
+from postroom.domain.configuration_sets import ConfigurationSet
 from postroom.domain.dkim import DkimKey
 from postroom.domain.events import Event
 from postroom.domain.identities import DkimDomain, Identity, MailFrom
@@ -42,6 +43,7 @@ class Memory:
     messages: dict[str, NewMessage] = field(default_factory=dict)
     statuses: dict[str, str] = field(default_factory=dict)
     templates: dict[Where, tuple[EmailTemplate, float]] = field(default_factory=dict)
+    configuration_sets: dict[Where, ConfigurationSet] = field(default_factory=dict)
     events: list[tuple[str, str, Event]] = field(default_factory=list)  # (message, account, e)
     jobs: dict[int, Job] = field(default_factory=dict)  # queued
     done: dict[int, str] = field(default_factory=dict)  # job id -> last reply

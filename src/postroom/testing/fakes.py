@@ -25,6 +25,7 @@ from postroom.domain.ports import DnsLookupError
 from postroom.domain.quotas import stats_bucket
 from postroom.domain.webhooks import Notification
 from postroom.testing.fake_accounts import FakeAccessRequests, FakeAccounts
+from postroom.testing.fake_configuration_sets import FakeConfigurationSets
 from postroom.testing.fake_repositories import (
     FakeDkim,
     FakeIdentities,
@@ -154,6 +155,7 @@ def fake_repositories() -> Repositories:
         usage=FakeUsage(),
         messages=FakeMessages(),
         templates=FakeTemplates(),
+        configuration_sets=FakeConfigurationSets(),
         suppression=FakeSuppression(),
         reputation=FakeReputation(),
         rate_limits=FakeRateLimits(),

@@ -73,6 +73,7 @@ class EmailIdentity:
     tags: list[tuple[str, str]]
     last_checked_at: float | None = None
     verified_at: float | None = None
+    configuration_set: str | None = None  # the default configuration set (issue 10)
 
 
 def _not_found(name: str) -> NotFound:
@@ -168,7 +169,7 @@ async def _details(
     return EmailIdentity(
         name, found.kind, status, verified, found.feedback_forwarding, dkim_state,
         mail_from or MailFromAttributes("UseDefaultValue"), tag_list,
-        found.last_checked_at, found.verified_at,
+        found.last_checked_at, found.verified_at, found.configuration_set,
     )  # fmt: skip
 
 

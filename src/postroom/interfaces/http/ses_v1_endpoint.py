@@ -18,6 +18,7 @@ from starlette.responses import Response
 
 from postroom.errors import InvalidParameterValue, PostroomError
 from postroom.interfaces.http import (
+    ses_v1_configuration_sets,  # noqa: F401  registers its operations
     ses_v1_domains,  # noqa: F401  registers its operations
     ses_v1_templates,  # noqa: F401  registers its operations
 )

@@ -25,6 +25,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+import postroom.interfaces.http.ses_v2_configuration_sets  # noqa: F401  registers its operations
 import postroom.interfaces.http.ses_v2_identities  # noqa: F401  registers its operations
 import postroom.interfaces.http.ses_v2_sending  # noqa: F401  registers its operations
 import postroom.interfaces.http.ses_v2_templates  # noqa: F401  registers its operations

@@ -103,7 +103,7 @@ def identity_output(found: EmailIdentity) -> dict[str, Any]:
         info["LastCheckedTimestamp"] = _time(found.last_checked_at)
     if found.verified_at is not None:
         info["LastSuccessTimestamp"] = _time(found.verified_at)
-    return {
+    shown: dict[str, Any] = {
         "IdentityType": _kind(found.kind),
         "FeedbackForwardingStatus": found.feedback_forwarding,
         "VerifiedForSendingStatus": found.verified_for_sending,
@@ -114,6 +114,9 @@ def identity_output(found: EmailIdentity) -> dict[str, Any]:
         "VerificationStatus": STATUS.get(found.status, "PENDING"),
         "VerificationInfo": info,
     }
+    if found.configuration_set:
+        shown["ConfigurationSetName"] = found.configuration_set
+    return shown
 
 
 @operation("GetEmailIdentity")

@@ -1,7 +1,7 @@
 """webhooks and their outbox (issue 10)
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 Create Date: 2026-12-08 04:24:08.223613
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0009"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
@@ -79,10 +79,12 @@ def upgrade() -> None:
     with op.batch_alter_table("webhooks", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_webhooks_account_id"), ["account_id"], unique=False)
 
-    with op.batch_alter_table("accounts", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("has_webhooks", sa.Boolean(), server_default=sa.false(), nullable=False)
-        )
+    # ADD COLUMN in place (a constant default): a batch rebuild of `accounts` would have to
+    # drop a table other tables' rows point at, which SQLite refuses once data exists.
+    op.add_column(
+        "accounts",
+        sa.Column("has_webhooks", sa.Boolean(), server_default=sa.false(), nullable=False),
+    )
 
 
 def downgrade() -> None:
