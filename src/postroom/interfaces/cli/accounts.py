@@ -21,6 +21,7 @@ from postroom.interfaces.cli.main import (
     RegionOpt,
     accounts_app,
     console,
+    print_issued,
     print_json,
     run_core,
     settings_from,
@@ -36,12 +37,7 @@ def accounts_create(
     """Create an account (in the sandbox in every region) and its first access key."""
     settings = settings_from(data_dir, database_url)
     issued = run_core(settings, lambda core, caller: ops.create_account(core, caller, name))
-    if as_json:
-        print_json(issued.as_json())
-    else:
-        console.print(f"account {name} ({issued.account.id})")
-        console.print(f"access key id:     {issued.access_key_id}")
-        console.print(f"secret access key: {issued.secret_access_key}")
+    print_issued(issued, as_json, f"account {name} ({issued.account.id})")
 
 
 def _state(a: Account) -> dict[str, Any]:

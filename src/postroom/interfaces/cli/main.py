@@ -20,6 +20,7 @@ from rich.table import Table
 from postroom.clock import iso_millis
 from postroom.config import ConfigError, Settings, check_region, load_settings
 from postroom.domain import events as ev
+from postroom.domain.accounts import IssuedKey
 from postroom.domain.callers import Caller, operator
 from postroom.domain.core import Core
 from postroom.domain.messages import HistoryFilter
@@ -100,11 +101,18 @@ def keys_create(
     """Add an access key to account NAME."""
     settings = settings_from(data_dir, database_url)
     issued = run_core(settings, lambda core, caller: ops.create_key(core, caller, name))
+    print_issued(issued, as_json)
+
+
+def print_issued(issued: IssuedKey, as_json: bool, heading: str | None = None) -> None:
+    """A new access key as `accounts create` and `keys create` print it (the secret once)."""
     if as_json:
         print_json(issued.as_json())
-    else:
-        console.print(f"access key id:     {issued.access_key_id}")
-        console.print(f"secret access key: {issued.secret_access_key}")
+        return
+    if heading:
+        console.print(heading)
+    console.print(f"access key id:     {issued.access_key_id}")
+    console.print(f"secret access key: {issued.secret_access_key}")
 
 
 def _summary(
